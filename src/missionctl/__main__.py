@@ -1,0 +1,5 @@
+"""Entry point for ``python -m missionctl``."""
+
+from missionctl.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""Typed settings, read from `MISSIONCTL_*` environment variables and an optional TOML config file.
+
+Nothing reads the environment at import time: `load_settings()` is called by the entry points and the
+result is passed into `create_app`; tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("./var")
+
+
+class Settings(BaseSettings):
+    """Everything Mission Control can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="MISSIONCTL_", extra="forbid")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'missionctl.db'}",
+        description="SQLAlchemy URL: sqlite:///path.db (default) or postgresql+psycopg://user@host/db",
+    )
+    runbook_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders of user runbooks (*.yaml); a user runbook overrides a built-in one with its id",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field(default="", description="Base URL people reach the server at (links in pages)")
+    sqlite_busy_timeout_ms: int = 5000
+    log_level: str = "info"
+
+    @field_validator("runbook_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("MISSIONCTL_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and config file; explicit overrides win."""
+    return Settings(**overrides)
