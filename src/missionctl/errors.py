@@ -1,11 +1,11 @@
 """One error hierarchy with stable machine codes, mapped to HTTP in `app.py` and to exit codes in the CLI.
 
-    MissionControlError            500 internal
-    ├── NotAuthenticated           401 not_authenticated
-    ├── PermissionDenied           403 permission_denied
-    ├── NotFound                   404 <thing>_not_found
-    ├── Conflict                   409 (invalid_transition, precondition_failed, already_exists, ...)
-    └── InvalidInput               422 invalid_input
+MissionControlError            500 internal
+├── NotAuthenticated           401 not_authenticated
+├── PermissionDenied           403 permission_denied
+├── NotFound                   404 <thing>_not_found
+├── Conflict                   409 (invalid_transition, precondition_failed, already_exists, ...)
+└── InvalidInput               422 invalid_input
 """
 
 from __future__ import annotations

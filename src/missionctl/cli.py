@@ -1,0 +1,160 @@
+"""The `missionctl` command: admin verbs run locally; incident verbs are clients of the REST API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from missionctl import __version__, migrate
+from missionctl.auth import service as auth
+from missionctl.auth.roles import Role
+from missionctl.context import AppContext, build_context
+from missionctl.errors import MissionControlError
+from missionctl.runbooks.cli import runbook_app
+from missionctl.settings import Settings, load_settings
+
+app = typer.Typer(help="Mission Control: incident response with runbooks as code.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (local admin commands).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(runbook_app, name="runbook")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _context(settings: Settings | None = None) -> AppContext:
+    return build_context(settings or load_settings())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080)")] = None,
+) -> None:
+    """Run the server. An empty database is created and migrated; the first start prints an admin token."""
+    import uvicorn
+
+    from missionctl.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = load_settings(**overrides)
+    ctx = _context(settings)
+    _prepare_database(ctx)
+    _bootstrap_admin(ctx)
+    out.print(
+        f"Mission Control {__version__} on [bold]{settings.base_url}[/] "
+        f"(database: {ctx.engine.url.render_as_string(hide_password=True)}, "
+        f"{len(ctx.runbooks.all())} runbooks)"
+    )
+    uvicorn.run(
+        create_app(settings, context=ctx),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+def _prepare_database(ctx: AppContext) -> None:
+    current = migrate.current_revision(ctx.engine)
+    if current is None:
+        migrate.upgrade(ctx.engine)
+        out.print("Database created and migrated to the current schema.")
+    elif current != migrate.head_revision():
+        raise MissionControlError(
+            f"the database schema is at {current}, this version needs {migrate.head_revision()}: "
+            "run `missionctl db upgrade` first (back up the database before)",
+            code="schema_outdated",
+        )
+
+
+def _bootstrap_admin(ctx: AppContext) -> None:
+    with ctx.write() as session:
+        issued = auth.bootstrap_admin(session, now=ctx.clock.now())
+    if issued is None:
+        return
+    out.print("\n[bold]First start: an admin API token was created. It is shown only this once:[/]\n")
+    out.print(f"    {issued.token}\n", highlight=False, soft_wrap=True)
+    out.print(
+        f"Use it with the CLI:  export MISSIONCTL_URL={ctx.settings.base_url} MISSIONCTL_TOKEN={issued.token}"
+    )
+    out.print(
+        "or as an HTTP header: Authorization: Bearer <token>. "
+        "More tokens: missionctl token create --role responder --name alice\n"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Migrate the database schema (to the newest version by default)."""
+    ctx = _context()
+    migrate.upgrade(ctx.engine, revision)
+    out.print(f"Database at revision {migrate.current_revision(ctx.engine)}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of this version."""
+    ctx = _context()
+    out.print(f"database: {migrate.current_revision(ctx.engine)}  code: {migrate.head_revision()}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="viewer, responder or admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses the token; recorded as the actor")] = "",
+) -> None:
+    """Create an API token and print it (only this once; only its hash is stored)."""
+    ctx = _context()
+    _require_schema(ctx)
+    with ctx.write() as session:
+        issued = auth.create_token(session, name=name or f"{role}-token", role=role, now=ctx.clock.now())
+    err.print(f"Created {role} token #{issued.record.id} for {issued.record.name}:")
+    print(issued.token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never the secrets themselves)."""
+    ctx = _context()
+    _require_schema(ctx)
+    with ctx.read() as session:
+        for t in auth.list_tokens(session):
+            state = "revoked" if t.revoked_at else "active"
+            out.print(
+                f"#{t.id}\t{t.name}\t{t.role}\t{t.prefix}…\t{state}\tlast used {t.last_used_at or 'never'}"
+            )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="Token number from `token list`")]) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    ctx = _context()
+    with ctx.write() as session:
+        auth.revoke(session, token_id=token_id, now=ctx.clock.now())
+    out.print(f"Token #{token_id} revoked.")
+
+
+def _require_schema(ctx: AppContext) -> None:
+    if migrate.current_revision(ctx.engine) is None:
+        migrate.upgrade(ctx.engine)
+
+
+def main() -> None:
+    """Console-script entry point: domain errors become one clear line and a non-zero exit code."""
+    try:
+        app()
+    except MissionControlError as exc:
+        err.print(f"error: {exc.message}", highlight=False)
+        sys.exit(2 if exc.http_status == 404 else 1)

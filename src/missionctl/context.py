@@ -1,0 +1,53 @@
+"""The application context: settings, clock, database and runbooks, built once and shared by entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from missionctl.clock import Clock, SystemClock
+from missionctl.db import make_engine, make_session_factory
+from missionctl.runbooks.loader import RunbookRegistry, load_registry
+from missionctl.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    runbooks: RunbookRegistry
+    _writer: sessionmaker[Session]
+    _reader: sessionmaker[Session]
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction for one use case: committed on success, rolled back on any error."""
+        with self._writer.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        with self._reader.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def build_context(settings: Settings, *, clock: Clock | None = None) -> AppContext:
+    """Open the database and load the runbooks; raises with a clear message if a runbook is invalid."""
+    engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return AppContext(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        runbooks=load_registry(settings.runbook_dirs),
+        _writer=make_session_factory(engine),
+        _reader=make_session_factory(engine, read_only=True),
+    )

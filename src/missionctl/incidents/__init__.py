@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, first-response checklist, clocks, roles, updates, channel and timeline."""

@@ -1,0 +1,1 @@
+"""Recovery follow-up: the postmortem drafted from the timeline, its review and export."""
