@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +20,9 @@ from missionctl.clock import FrozenClock
 from missionctl.context import AppContext, build_context
 from missionctl.db import make_engine
 from missionctl.settings import Settings
-from tests.support.postgres import PostgresServer
-from tests.support.requirements import find_pg_bin, require
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BACKENDS = ["sqlite", "postgresql"]
@@ -28,6 +30,9 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
+    from tests.support.postgres import PostgresServer
+    from tests.support.requirements import find_pg_bin, require
+
     require(
         find_pg_bin() is not None,
         "PostgreSQL server binaries (initdb, postgres)",
@@ -46,9 +51,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file we copy
     return path
 
 

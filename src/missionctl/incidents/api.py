@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
 
 from missionctl.deps import Ctx, Responder, Viewer
 from missionctl.incidents import service
 from missionctl.incidents.lifecycle import OPEN_STATUSES, IncidentRole, Status
+from missionctl.incidents.models import Incident
 from missionctl.incidents.schemas import (
     ActionItemChange,
     ActionItemCreate,
@@ -31,6 +34,11 @@ from missionctl.runbooks.schemas import Severity
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
+def _read(session: Session, incident: Incident, now: datetime) -> IncidentRead:
+    session.flush()  # new timeline rows get their ids before they are serialised
+    return IncidentRead.build(incident, now=now)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def declare(body: IncidentCreate, ctx: Ctx, who: Responder, response: Response) -> IncidentRead:
     """Declare an incident from a runbook; the caller is commander unless another is named."""
@@ -47,7 +55,7 @@ def declare(body: IncidentCreate, ctx: Ctx, who: Responder, response: Response) 
             actor=who.name,
             now=now,
         )
-        read = IncidentRead.build(incident, now=now)
+        read = _read(session, incident, now)
     response.headers["Location"] = f"/api/v1/incidents/{read.id}"
     return read
 
@@ -102,7 +110,7 @@ def change_incident(incident_id: int, body: IncidentPatch, ctx: Ctx, who: Respon
             actor=who.name,
             now=now,
         )
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/acknowledge")
@@ -110,7 +118,7 @@ def acknowledge(incident_id: int, ctx: Ctx, who: Responder) -> IncidentRead:
     now = ctx.clock.now()
     with ctx.write() as session:
         incident = service.acknowledge(session, incident_id=incident_id, actor=who.name, now=now)
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/transitions")
@@ -121,7 +129,7 @@ def transition(incident_id: int, body: TransitionRequest, ctx: Ctx, who: Respond
         incident = service.transition(
             session, incident_id=incident_id, to=body.to, note=body.note, actor=who.name, now=now
         )
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/resolve")
@@ -137,7 +145,7 @@ def resolve(incident_id: int, body: ResolveRequest, ctx: Ctx, who: Responder) ->
             actor=who.name,
             now=now,
         )
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/steps/{position}")
@@ -154,7 +162,7 @@ def set_step(incident_id: int, position: int, body: StepChange, ctx: Ctx, who: R
             actor=who.name,
             now=now,
         )
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/updates", status_code=status.HTTP_201_CREATED)
@@ -177,7 +185,7 @@ def assign_role(
         incident = service.assign_role(
             session, incident_id=incident_id, role=role, assignee=body.assignee, actor=who.name, now=now
         )
-        return IncidentRead.build(incident, now=now)
+        return _read(session, incident, now)
 
 
 @router.post("/{incident_id}/action-items", status_code=status.HTTP_201_CREATED)

@@ -120,8 +120,12 @@ def check_parsed(parsed: Sequence[ParsedFile]) -> list[Problem]:
             if other != item.source:
                 message = f"duplicate runbook id {item.declared_id!r}: also defined in {other}"
                 found.append(Problem(item.source, item.id_line, item.id_column, "id", message))
-        problems.extend(sorted(found, key=lambda problem: (problem.line, problem.column)))
+        problems.extend(_by_position(found))
     return problems
+
+
+def _by_position(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
 def parse_file(path: Path) -> ParsedFile:
@@ -179,7 +183,7 @@ def _validate(data: dict[Any, Any], root: Node, source: str, duplicates: list[Pr
         problems.extend(_validation_problem(error, root, source) for error in exc.errors(include_url=False))
     if problems:
         runbook = None
-    return ParsedFile(source, runbook, tuple(problems), declared_id, id_line, id_column)
+    return ParsedFile(source, runbook, tuple(_by_position(problems)), declared_id, id_line, id_column)
 
 
 def _failed(source: str, line: int, column: int, message: str) -> ParsedFile:
@@ -227,17 +231,19 @@ def _duplicate_keys(root: Node, source: str) -> Iterator[Problem]:
 
 
 def _mapping_duplicates(node: MappingNode, path: str, source: str) -> Iterator[Problem]:
-    first_line: dict[str, int] = {}
+    first_at: dict[tuple[str, str], tuple[int, int]] = {}
     for key, _value in node.value:
         if not isinstance(key, ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
             continue
         name = _key_text(key)
         line, column = _position(key)
-        if name in first_line:
-            message = f"duplicate key {name!r} (first given at line {first_line[name]})"
+        identity = (key.tag, name)
+        if identity in first_at:
+            first_line, first_column = first_at[identity]
+            message = f"duplicate key {name!r} (first given at line {first_line}, column {first_column})"
             yield Problem(source, line, column, _join(path, name), message)
         else:
-            first_line[name] = line
+            first_at[identity] = (line, column)
 
 
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:
