@@ -1,4 +1,4 @@
-"""Prometheus metrics for the process: HTTP traffic by route and domain counters, one registry per app."""
+"""Prometheus metrics for the process: HTTP traffic by handler and domain counters, one registry per app."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -18,13 +17,13 @@ class Metrics:
         self.http_requests = Counter(
             "missionctl_http_requests_total",
             "HTTP requests handled",
-            ["method", "route", "status"],
+            ["method", "handler", "status"],
             registry=self.registry,
         )
         self.http_latency = Histogram(
             "missionctl_http_request_duration_seconds",
             "HTTP request latency",
-            ["method", "route"],
+            ["method", "handler"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
@@ -37,7 +36,7 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Counts requests and their latency by route template (never by raw path, to bound cardinality)."""
+    """Counts requests and their latency by matched handler (never by raw path, to bound cardinality)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -59,17 +58,13 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_template(scope)
+            route = _route_name(scope)
             method = scope["method"]
             self.metrics.http_requests.labels(method, route, str(status)).inc()
             self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: Scope) -> str:
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+def _route_name(scope: Scope) -> str:
+    """The matched route's endpoint name (e.g. `get_incident`); the router records it in the scope."""
+    route = scope.get("route")
+    return str(getattr(route, "name", None) or "unmatched")

@@ -79,11 +79,19 @@ def test_viewers_cannot_change_anything(
     }
 
 
-def test_viewer_reads(app_client: TestClient, tokens: dict[Role, str]) -> None:
+def test_viewer_reads_and_metrics_count(app_client: TestClient, tokens: dict[Role, str]) -> None:
+    responder = {"Authorization": f"Bearer {tokens[Role.RESPONDER]}"}
+    body = {"runbook": "RB-003", "service": "hooks", "title": "retry storm"}
+    assert app_client.post("/api/v1/incidents", json=body, headers=responder).status_code == 201
     headers = {"Authorization": f"Bearer {tokens[Role.VIEWER]}"}
     assert app_client.get("/api/v1/incidents", headers=headers).status_code == 200
     metrics = app_client.get("/metrics", headers=headers)
-    assert metrics.status_code == 200 and "missionctl_http_requests_total" in metrics.text
+    assert metrics.status_code == 200
+    assert (
+        'missionctl_http_requests_total{handler="list_incidents",method="GET",status="200"} 1.0'
+        in metrics.text
+    )
+    assert 'missionctl_incidents_declared_total{runbook="RB-003",severity="SEV2"} 1.0' in metrics.text
 
 
 def test_tokens_are_stored_hashed(ctx: AppContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from missionctl.deps import Ctx, Responder, Viewer
@@ -40,7 +40,9 @@ def _read(session: Session, incident: Incident, now: datetime) -> IncidentRead:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def declare(body: IncidentCreate, ctx: Ctx, who: Responder, response: Response) -> IncidentRead:
+def declare(
+    body: IncidentCreate, ctx: Ctx, who: Responder, request: Request, response: Response
+) -> IncidentRead:
     """Declare an incident from a runbook; the caller is commander unless another is named."""
     runbook = ctx.runbooks.get(body.runbook)
     now = ctx.clock.now()
@@ -56,6 +58,7 @@ def declare(body: IncidentCreate, ctx: Ctx, who: Responder, response: Response) 
             now=now,
         )
         read = _read(session, incident, now)
+    request.app.state.metrics.incidents_declared.labels(read.runbook_id, read.severity).inc()
     response.headers["Location"] = f"/api/v1/incidents/{read.id}"
     return read
 

@@ -1,0 +1,157 @@
+"""Incident use cases on a real database: runbook versions, concurrency, rollback on refusal."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from missionctl.context import AppContext, build_context
+from missionctl.errors import Conflict
+from missionctl.incidents import service
+from missionctl.incidents.lifecycle import StepStatus
+from missionctl.incidents.models import Incident, RunbookVersion, TimelineEvent
+from missionctl.runbooks.loader import load_registry
+from missionctl.settings import Settings
+
+BUILTIN_RB001 = Path(__file__).parents[2] / "src/missionctl/runbooks/builtin/RB-001.yaml"
+
+
+def declare(ctx: AppContext, runbook_id: str = "RB-001", **kw: object) -> int:
+    now = ctx.clock.now()
+    with ctx.write() as session:
+        incident = service.declare(
+            session,
+            runbook=ctx.runbooks.get(runbook_id),
+            service=str(kw.get("service", "checkout")),
+            title="t",
+            severity=None,
+            commander="alice",
+            actor="alice",
+            now=now,
+        )
+        return incident.id
+
+
+def test_editing_a_runbook_never_rewrites_a_running_incident(
+    settings: Settings, tmp_path: Path, clock
+) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    user_file = folder / "RB-001.yaml"
+    user_file.write_text(BUILTIN_RB001.read_text())
+    ctx = build_context(settings.model_copy(update={"runbook_dirs": [folder]}), clock=clock)
+    try:
+        first = declare(ctx)
+        user_file.write_text(
+            BUILTIN_RB001.read_text()
+            .replace("minutes: 20", "minutes: 25")
+            .replace("Rollback to last known healthy release artifact.", "Roll back now.")
+        )
+        ctx.runbooks = load_registry([folder])
+        second = declare(ctx)
+        with ctx.read() as session:
+            old = service.get(session, incident_id=first)
+            new = service.get(session, incident_id=second)
+            assert old.recovery_slo_minutes == 20 and new.recovery_slo_minutes == 25
+            assert old.steps[2].title == "Rollback to last known healthy release artifact."
+            assert new.steps[2].title == "Roll back now."
+            assert old.runbook_hash != new.runbook_hash
+            versions = session.scalars(select(RunbookVersion).order_by(RunbookVersion.first_seen_at)).all()
+            by_hash = {v.content_hash: v for v in versions}
+            assert by_hash[old.runbook_hash].content["recovery_slo"]["minutes"] == 20
+            assert by_hash[new.runbook_hash].content["recovery_slo"]["minutes"] == 25
+    finally:
+        ctx.dispose()
+
+
+def test_same_runbook_version_is_stored_once(ctx: AppContext) -> None:
+    declare(ctx)
+    declare(ctx)
+    with ctx.read() as session:
+        assert session.scalar(select(func.count()).select_from(RunbookVersion)) == 1
+
+
+def test_a_refused_operation_leaves_nothing_behind(ctx: AppContext) -> None:
+    incident_id = declare(ctx)
+    with pytest.raises(Conflict), ctx.write() as session:
+        service.set_step(
+            session,
+            incident_id=incident_id,
+            position=1,
+            status=StepStatus.DONE,
+            note=None,
+            actor="bob",
+            now=ctx.clock.now(),
+        )
+        service.resolve(
+            session,
+            incident_id=incident_id,
+            confirmed_by="bob",
+            evidence="ok",
+            actor="bob",
+            now=ctx.clock.now(),
+        )
+    with ctx.read() as session:
+        incident = service.get(session, incident_id=incident_id)
+        assert incident.steps[0].status == StepStatus.PENDING
+        assert [e.kind for e in incident.timeline] == ["declared", "channel_opened"]
+
+
+def test_concurrent_changes_to_one_incident_all_land(ctx: AppContext) -> None:
+    """Eight threads post updates and acknowledge at once; every write lands exactly once."""
+    incident_id = declare(ctx)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(5):
+                with ctx.write() as session:
+                    service.post_update(
+                        session,
+                        incident_id=incident_id,
+                        message=f"{n}-{i}",
+                        actor=f"u{n}",
+                        now=ctx.clock.now(),
+                    )
+                with ctx.write() as session:
+                    service.acknowledge(session, incident_id=incident_id, actor=f"u{n}", now=ctx.clock.now())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with ctx.read() as session:
+        incident = service.get(session, incident_id=incident_id)
+        assert len(incident.updates) == 40
+        acks = session.scalar(
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "acknowledged")
+        )
+        assert acks == 1
+
+
+def test_runbook_that_does_not_cover_the_service_is_refused(ctx: AppContext, tmp_path: Path) -> None:
+    folder = tmp_path / "rb"
+    folder.mkdir()
+    (folder / "RB-900.yaml").write_text(
+        BUILTIN_RB001.read_text()
+        .replace("id: RB-001", "id: RB-900")
+        .replace('services: ["*"]', "services: [payments]")
+    )
+    ctx.runbooks = load_registry([folder])
+    assert declare(ctx, "RB-900", service="payments") > 0
+    with pytest.raises(Conflict) as caught:
+        declare(ctx, "RB-900", service="search")
+    assert caught.value.code == "runbook_not_for_service"
+    with ctx.read() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
