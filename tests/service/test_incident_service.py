@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from missionctl.clock import FrozenClock
 from missionctl.context import AppContext, build_context
 from missionctl.errors import Conflict
 from missionctl.incidents import service
@@ -36,7 +37,7 @@ def declare(ctx: AppContext, runbook_id: str = "RB-001", **kw: object) -> int:
 
 
 def test_editing_a_runbook_never_rewrites_a_running_incident(
-    settings: Settings, tmp_path: Path, clock
+    settings: Settings, tmp_path: Path, clock: FrozenClock
 ) -> None:
     folder = tmp_path / "runbooks"
     folder.mkdir()
