@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,10 +25,12 @@ class AppContext:
     _writer: sessionmaker[Session]
     _reader: sessionmaker[Session]
 
+    _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction for one use case: committed on success, rolled back on any error."""
-        with self._writer.begin() as session:
+        with self._write_lock, self._writer.begin() as session:
             yield session
 
     @contextmanager
@@ -50,4 +53,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         runbooks=load_registry(settings.runbook_dirs),
         _writer=make_session_factory(engine),
         _reader=make_session_factory(engine, read_only=True),
+        # SQLite has one writer at a time. Queueing writers on a fair in-process lock beats SQLite's
+        # busy handler, which sleeps in growing steps and turns contention into long tail latency.
+        # Other processes on the same file still meet the busy timeout.
+        _write_lock=threading.Lock() if settings.is_sqlite else nullcontext(),
     )
