@@ -80,6 +80,8 @@ def declare(
     incident.roles = [
         RoleAssignment(role=IncidentRole.COMMANDER, assignee=commander, assigned_by=actor, assigned_at=now)
     ]
+    # A new incident owns nothing else yet; saying so spares a lazy load per collection when it is read.
+    incident.updates, incident.action_items, incident.messages = [], [], []
     session.add(incident)
     record_event(
         incident,
@@ -99,6 +101,8 @@ def declare(
 
 def _remember_runbook_version(session: Session, runbook: LoadedRunbook, *, now: datetime) -> None:
     """Store the exact runbook content once per hash, so later edits never rewrite this incident."""
+    if session.get(RunbookVersion, runbook.content_hash) is not None:
+        return  # the common case, and a primary-key read is far cheaper than an insert that conflicts
     values = {
         "content_hash": runbook.content_hash,
         "runbook_id": runbook.runbook.id,

@@ -40,7 +40,8 @@ def list_runbooks(as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json([runbook_json(entry) for entry in entries])
     else:
-        _console().print(runbook_table(entries))
+        console = _console()
+        console.print(runbook_table(entries, console.width))
 
 
 @runbook_app.command("show")
@@ -60,7 +61,7 @@ def show_runbook(
 @runbook_app.command("lint")
 def lint_runbooks(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH...", help="Runbook files, or folders of *.yaml/*.yml files.")
+        list[Path], typer.Argument(metavar="PATH", help="Runbook files, or folders of *.yaml/*.yml files.")
     ],
 ) -> None:
     """Check runbook files and print every problem as file:line:column: field.path: message."""
@@ -88,14 +89,14 @@ def runbook_json(entry: LoadedRunbook) -> dict[str, Any]:
     }
 
 
-def runbook_table(entries: list[LoadedRunbook]) -> Table:
-    """One row per runbook: id, title, trigger, recovery SLO minutes and source."""
+def runbook_table(entries: list[LoadedRunbook], width: int = 80) -> Table:
+    """One row per runbook: id, title, trigger, recovery SLO minutes and source (long paths folded)."""
     table = Table(title="Runbooks")
     table.add_column("ID", no_wrap=True)
     table.add_column("Title")
     table.add_column("Trigger")
     table.add_column("Recovery SLO (min)", justify="right")
-    table.add_column("Source")
+    table.add_column("Source", overflow="fold", max_width=max(20, width // 3))
     for entry in entries:
         runbook = entry.runbook
         table.add_row(

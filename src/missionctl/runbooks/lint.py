@@ -146,7 +146,7 @@ def parse_text(text: str, source: str) -> ParsedFile:
         root, data, duplicates = _compose_and_construct(text, source)
     except yaml.YAMLError as exc:
         return _yaml_failure(exc, text, source)
-    if root is None:
+    if root is None or data is None:
         return _failed(source, 1, 1, "file is empty; expected a runbook mapping")
     if not isinstance(root, MappingNode) or not isinstance(data, dict):
         line, column = _position(root)
