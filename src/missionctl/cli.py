@@ -13,6 +13,7 @@ from missionctl.auth import service as auth
 from missionctl.auth.roles import Role
 from missionctl.context import AppContext, build_context
 from missionctl.errors import MissionControlError
+from missionctl.incidents.cli import incident_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
 
@@ -22,6 +23,7 @@ token_app = typer.Typer(help="API tokens (local admin commands).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(runbook_app, name="runbook")
+app.add_typer(incident_app, name="incident")
 
 out = Console()
 err = Console(stderr=True)
@@ -156,5 +158,8 @@ def main() -> None:
     try:
         app()
     except MissionControlError as exc:
-        err.print(f"error: {exc.message}", highlight=False)
+        err.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
+        if isinstance(exc.details, list) and all(isinstance(item, str) for item in exc.details):
+            for item in exc.details:
+                err.print(f"  {item}", highlight=False, soft_wrap=True)
         sys.exit(2 if exc.http_status == 404 else 1)
