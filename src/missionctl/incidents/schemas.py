@@ -246,6 +246,10 @@ def _first_response(incident: models.Incident, now: datetime) -> FirstResponseRe
     view = countdown(
         incident.first_response_due_at, now=now, finished_at=incident.first_response_completed_at
     )
+    if incident.first_response_completed_at is None and incident.resolved_at is not None:
+        # Resolved with steps still open: the clock stopped at resolution, the checklist was never done.
+        view = countdown(incident.first_response_due_at, now=incident.resolved_at, finished_at=None)
+        view = type(view)(view.deadline, view.seconds_left, "incomplete")
     minutes = int((incident.first_response_due_at - incident.declared_at).total_seconds() // 60)
     return FirstResponseRead(
         deadline=view.deadline,
