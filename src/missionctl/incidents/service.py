@@ -21,8 +21,8 @@ from missionctl.incidents.models import (
     RoleAssignment,
     RunbookVersion,
     StakeholderUpdate,
-    TimelineEvent,
 )
+from missionctl.incidents.timeline import record_event
 from missionctl.runbooks.loader import LoadedRunbook
 from missionctl.runbooks.schemas import Severity
 
@@ -440,7 +440,3 @@ def post_message(
 def _require_open(incident: Incident) -> None:
     if not lifecycle.is_open(Status(incident.status)):
         raise Conflict(f"incident {incident.id} is {incident.status}", code="incident_not_open")
-
-
-def record_event(incident: Incident, now: datetime, actor: str, kind: str, summary: str, **data: Any) -> None:
-    incident.timeline.append(TimelineEvent(at=now, actor=actor, kind=kind, summary=summary, data=data))

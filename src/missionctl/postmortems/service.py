@@ -11,6 +11,7 @@ from missionctl.incidents import service as incidents
 from missionctl.incidents.lifecycle import Status
 from missionctl.incidents.models import Incident
 from missionctl.incidents.schemas import IncidentRead, PostmortemRead
+from missionctl.incidents.timeline import record_event
 from missionctl.postmortems import markdown
 
 
@@ -41,7 +42,7 @@ def edit(session: Session, *, incident_id: int, text: str, actor: str, now: date
     if incident.postmortem_completed_at is not None:
         incident.postmortem_completed_at = None
         incident.postmortem_completed_by = None
-    incidents.record_event(incident, now, actor, "postmortem_edited", "Postmortem edited")
+    record_event(incident, now, actor, "postmortem_edited", "Postmortem edited")
     return _as_read(incident, now=now)
 
 
@@ -57,7 +58,7 @@ def complete(session: Session, *, incident_id: int, actor: str, now: datetime) -
         incident.postmortem_markdown = markdown.render(IncidentRead.build(incident, now=now))
     incident.postmortem_completed_at = now
     incident.postmortem_completed_by = actor
-    incidents.record_event(
+    record_event(
         incident, now, actor, "postmortem_completed", f"Postmortem marked complete by {actor}"
     )
     return _as_read(incident, now=now)
