@@ -12,12 +12,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from missionctl import __version__
+from missionctl.catalog import api as catalog_api
 from missionctl.clock import Clock
 from missionctl.context import AppContext, build_context
 from missionctl.errors import MissionControlError
+from missionctl.escalation import api as escalation_api
 from missionctl.health import api as health_api
 from missionctl.incidents import api as incidents_api
 from missionctl.observability import Metrics, MetricsMiddleware
+from missionctl.oncall import api as oncall_api
 from missionctl.postmortems import api as postmortems_api
 from missionctl.runbooks import api as runbooks_api
 from missionctl.settings import Settings
@@ -35,9 +38,7 @@ _HTTP_CODES = {
 }
 
 
-def create_app(
-    settings: Settings, *, clock: Clock | None = None, context: AppContext | None = None
-) -> FastAPI:
+def create_app(settings: Settings, *, clock: Clock | None = None, context: AppContext | None = None) -> FastAPI:
     """Build the app. Pass `context` to share one database and clock with other entry points (tests)."""
     ctx = context or build_context(settings, clock=clock)
     app = FastAPI(
@@ -50,7 +51,8 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     _install_error_handlers(app)
     app.include_router(health_api.router)
-    for module in (runbooks_api, incidents_api, postmortems_api):
+    app.include_router(escalation_api.router)
+    for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api):
         app.include_router(module.router, prefix="/api/v1")
     return app
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -11,9 +14,12 @@ from rich.console import Console
 from missionctl import __version__, migrate
 from missionctl.auth import service as auth
 from missionctl.auth.roles import Role
+from missionctl.catalog.cli import catalog_app
 from missionctl.context import AppContext, build_context
+from missionctl.engine.runtime import start_engine
 from missionctl.errors import MissionControlError
 from missionctl.incidents.cli import incident_app
+from missionctl.oncall.cli import oncall_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
 
@@ -24,6 +30,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(runbook_app, name="runbook")
 app.add_typer(incident_app, name="incident")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(oncall_app, name="oncall")
 
 out = Console()
 err = Console(stderr=True)
@@ -43,6 +51,9 @@ def version() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8080)")] = None,
+    run_engine: Annotated[
+        bool, typer.Option("--engine/--no-engine", help="Run the paging engine in this process (default)")
+    ] = True,
 ) -> None:
     """Run the server. An empty database is created and migrated; the first start prints an admin token."""
     import uvicorn
@@ -59,13 +70,38 @@ def serve(
         f"(database: {ctx.engine.url.render_as_string(hide_password=True)}, "
         f"{len(ctx.runbooks.all())} runbooks)"
     )
-    uvicorn.run(
-        create_app(settings, context=ctx),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    running = start_engine(ctx) if run_engine else None
+    try:
+        uvicorn.run(
+            create_app(settings, context=ctx),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+    finally:
+        if running is not None:
+            running.stop()
+
+
+@app.command("engine")
+def engine_command(
+    worker_id: Annotated[str | None, typer.Option(help="Name of this engine in leases and logs")] = None,
+) -> None:
+    """Run only the paging engine (timers and deliveries); several may run on one PostgreSQL database."""
+    ctx = _context()
+    if migrate.current_revision(ctx.engine) != migrate.head_revision():
+        raise MissionControlError(
+            "the database schema is not current: run `missionctl db upgrade`", code="schema_outdated"
+        )
+    logging.basicConfig(level=ctx.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    running = start_engine(ctx, worker_id=worker_id)
+    err.print(f"engine {running.engine.me} running on {ctx.engine.url.render_as_string(hide_password=True)}")
+    stop.wait()
+    running.stop()
 
 
 def _prepare_database(ctx: AppContext) -> None:
@@ -88,9 +124,7 @@ def _bootstrap_admin(ctx: AppContext) -> None:
         return
     out.print("\n[bold]First start: an admin API token was created. It is shown only this once:[/]\n")
     out.print(f"    {issued.token}\n", highlight=False, soft_wrap=True)
-    out.print(
-        f"Use it with the CLI:  export MISSIONCTL_URL={ctx.settings.base_url} MISSIONCTL_TOKEN={issued.token}"
-    )
+    out.print(f"Use it with the CLI:  export MISSIONCTL_URL={ctx.settings.base_url} MISSIONCTL_TOKEN={issued.token}")
     out.print(
         "or as an HTTP header: Authorization: Bearer <token>. "
         "More tokens: missionctl token create --role responder --name alice\n"
@@ -134,9 +168,7 @@ def token_list() -> None:
     with ctx.read() as session:
         for t in auth.list_tokens(session):
             state = "revoked" if t.revoked_at else "active"
-            out.print(
-                f"#{t.id}\t{t.name}\t{t.role}\t{t.prefix}…\t{state}\tlast used {t.last_used_at or 'never'}"
-            )
+            out.print(f"#{t.id}\t{t.name}\t{t.role}\t{t.prefix}…\t{state}\tlast used {t.last_used_at or 'never'}")
 
 
 @token_app.command("revoke")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import threading
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missionctl.clock import Clock, SystemClock
 from missionctl.db import make_engine, make_session_factory
+from missionctl.engine import signal
+from missionctl.engine.signal import JobSignal
 from missionctl.runbooks.loader import RunbookRegistry, load_registry
 from missionctl.settings import Settings
 
@@ -26,6 +28,7 @@ class AppContext:
     _reader: sessionmaker[Session]
 
     _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
+    job_signal: JobSignal = field(default_factory=JobSignal)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -46,7 +49,7 @@ class AppContext:
 def build_context(settings: Settings, *, clock: Clock | None = None) -> AppContext:
     """Open the database and load the runbooks; raises with a clear message if a runbook is invalid."""
     engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    return AppContext(
+    ctx = AppContext(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
@@ -58,3 +61,5 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         # Other processes on the same file still meet the busy timeout.
         _write_lock=threading.Lock() if settings.is_sqlite else nullcontext(),
     )
+    signal.install(ctx._writer, ctx.job_signal)
+    return ctx

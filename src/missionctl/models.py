@@ -1,9 +1,21 @@
 """Every table of every domain, imported in one place so Alembic and `create_all` see the whole schema."""
 
 from missionctl.auth import models as auth_models
+from missionctl.catalog import models as catalog_models
 from missionctl.db import Base
+from missionctl.engine import models as engine_models
+from missionctl.escalation import models as escalation_models
 from missionctl.incidents import models as incident_models
+from missionctl.notifications import models as notification_models
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "incident_models", "metadata"]
+__all__ = [
+    "auth_models",
+    "catalog_models",
+    "engine_models",
+    "escalation_models",
+    "incident_models",
+    "metadata",
+    "notification_models",
+]

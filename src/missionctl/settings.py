@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -40,6 +40,23 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Base URL people reach the server at (links in pages)")
     sqlite_busy_timeout_ms: int = 5000
     log_level: str = "info"
+
+    # Outbound email (pages, reminders, stakeholder updates).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "Mission Control <missionctl@localhost>"
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Standard Webhooks secret (whsec_...); generated and stored if unset"
+    )
+
+    # The engine (timers and deliveries).
+    engine_batch_size: int = 500
+    engine_lease_seconds: float = 30.0
+    engine_poll_seconds: float = 1.0
+    engine_delivery_workers: int = 8
 
     @field_validator("runbook_dirs", mode="before")
     @classmethod

@@ -45,7 +45,7 @@ def test_declare_copies_the_runbook_and_starts_the_clocks(client: TestClient) ->
     assert slo["deadline"].startswith((START + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"))
     assert incident["commander"] == "responder-user"
     assert incident["stakeholder_updates"]["every_minutes"] == 15
-    assert [e["kind"] for e in incident["timeline"]] == ["declared", "channel_opened"]
+    assert [e["kind"] for e in incident["timeline"]] == ["declared", "channel_opened", "escalation_missing"]
 
 
 def test_declare_location_and_read_back(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from missionctl.deps import Ctx, Responder, Viewer
+from missionctl.escalation import service as escalation
 from missionctl.incidents import service
 from missionctl.incidents.lifecycle import OPEN_STATUSES, IncidentRole, Status
 from missionctl.incidents.models import Incident
@@ -36,13 +37,11 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 def _read(session: Session, incident: Incident, now: datetime) -> IncidentRead:
     session.flush()  # new timeline rows get their ids before they are serialised
-    return IncidentRead.build(incident, now=now)
+    return IncidentRead.build(incident, now=now, paging=escalation.paging_view(session, incident_id=incident.id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def declare(
-    body: IncidentCreate, ctx: Ctx, who: Responder, request: Request, response: Response
-) -> IncidentRead:
+def declare(body: IncidentCreate, ctx: Ctx, who: Responder, request: Request, response: Response) -> IncidentRead:
     """Declare an incident from a runbook; the caller is commander unless another is named."""
     runbook = ctx.runbooks.get(body.runbook)
     now = ctx.clock.now()
@@ -97,7 +96,7 @@ def list_incidents(
 def get_incident(incident_id: int, ctx: Ctx, _: Viewer) -> IncidentRead:
     now = ctx.clock.now()
     with ctx.read() as session:
-        return IncidentRead.build(service.get(session, incident_id=incident_id), now=now)
+        return _read(session, service.get(session, incident_id=incident_id), now)
 
 
 @router.patch("/{incident_id}")
@@ -172,16 +171,12 @@ def set_step(incident_id: int, position: int, body: StepChange, ctx: Ctx, who: R
 def post_update(incident_id: int, body: UpdateCreate, ctx: Ctx, who: Responder) -> UpdateRead:
     now = ctx.clock.now()
     with ctx.write() as session:
-        update = service.post_update(
-            session, incident_id=incident_id, message=body.message, actor=who.name, now=now
-        )
+        update = service.post_update(session, incident_id=incident_id, message=body.message, actor=who.name, now=now)
         return UpdateRead.model_validate(update)
 
 
 @router.put("/{incident_id}/roles/{role}")
-def assign_role(
-    incident_id: int, role: IncidentRole, body: RoleAssign, ctx: Ctx, who: Responder
-) -> IncidentRead:
+def assign_role(incident_id: int, role: IncidentRole, body: RoleAssign, ctx: Ctx, who: Responder) -> IncidentRead:
     """Give a role (commander, scribe, communications_lead); a hand-over is recorded."""
     now = ctx.clock.now()
     with ctx.write() as session:
@@ -231,7 +226,5 @@ def post_message(incident_id: int, body: MessageCreate, ctx: Ctx, who: Responder
     """Post in the incident's response channel."""
     now = ctx.clock.now()
     with ctx.write() as session:
-        message = service.post_message(
-            session, incident_id=incident_id, body=body.body, actor=who.name, now=now
-        )
+        message = service.post_message(session, incident_id=incident_id, body=body.body, actor=who.name, now=now)
         return MessageRead.model_validate(message)

@@ -103,9 +103,7 @@ def parse_due(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-IncidentId = Annotated[
-    int, typer.Argument(metavar="ID", parser=parse_incident_id, help="Incident id: 7 or INC-7.")
-]
+IncidentId = Annotated[int, typer.Argument(metavar="ID", parser=parse_incident_id, help="Incident id: 7 or INC-7.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the raw JSON response (for scripts).")]
 NoteOption = Annotated[str | None, typer.Option("--note", help="A note for the timeline.")]
 
@@ -115,9 +113,7 @@ def incident_options(
     ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Option(
-            "--url", help=f"API base URL (default: ${URL_ENV}, else {DEFAULT_URL}).", show_default=False
-        ),
+        typer.Option("--url", help=f"API base URL (default: ${URL_ENV}, else {DEFAULT_URL}).", show_default=False),
     ] = None,
     token: Annotated[
         str | None,
@@ -140,9 +136,7 @@ def declare(
     severity: Annotated[
         Severity | None, typer.Option("--severity", help="SEV1..SEV4 (default: the runbook's).")
     ] = None,
-    commander: Annotated[
-        str | None, typer.Option("--commander", help="Incident commander (default: you).")
-    ] = None,
+    commander: Annotated[str | None, typer.Option("--commander", help="Incident commander (default: you).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Declare an incident from a runbook: prints its id, first-five-minutes checklist and deadlines."""
@@ -161,9 +155,7 @@ def declare(
 def list_incidents(
     ctx: typer.Context,
     open_only: Annotated[bool, typer.Option("--open", help="Only open incidents.")] = False,
-    status: Annotated[
-        list[Status] | None, typer.Option("--status", help="Only this status (repeatable).")
-    ] = None,
+    status: Annotated[list[Status] | None, typer.Option("--status", help="Only this status (repeatable).")] = None,
     service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
     severity: Annotated[Severity | None, typer.Option("--severity", help="Only this severity.")] = None,
     runbook: Annotated[str | None, typer.Option("--runbook", help="Only this runbook.")] = None,
@@ -492,9 +484,7 @@ def clocks_view(incident: IncidentRead) -> RenderableType:
     first_text = _clock_text(first)
     if first.state == "incomplete" or (not _is_open(incident) and first.state in ("running", "breached")):
         first_text = Text("checklist not completed", style="yellow")
-    grid.add_row(
-        "First response", first_text, Text(f"due {_at(first.deadline)} ({first.within_minutes} min)")
-    )
+    grid.add_row("First response", first_text, Text(f"due {_at(first.deadline)} ({first.within_minutes} min)"))
     slo = incident.recovery_slo
     grid.add_row("Recovery SLO", _clock_text(slo), Text(f"due {_at(slo.deadline)} ({slo.minutes} min)"))
     grid.add_row("Next update", *_next_update(incident))
@@ -569,9 +559,7 @@ def timeline_view(incident: IncidentRead) -> RenderableType:
 def resolved_view(incident: IncidentRead) -> RenderableType:
     slo = incident.recovery_slo
     lines: list[RenderableType] = [
-        Text.assemble(
-            (f"{_ref(incident.id)} resolved", "bold green"), "; recovery SLO ", _clock_text(slo), "."
-        )
+        Text.assemble((f"{_ref(incident.id)} resolved", "bold green"), "; recovery SLO ", _clock_text(slo), ".")
     ]
     if incident.recovery_confirmation is not None:
         confirmation = incident.recovery_confirmation
@@ -593,9 +581,7 @@ def postmortem_status(report: PostmortemRead, export: Path | None) -> Renderable
         lines.append(Text(f"Wrote the {kind}postmortem of {_ref(report.incident_id)} to {export}."))
     if report.completed_at is not None:
         who = f" by {report.completed_by}" if report.completed_by else ""
-        lines.append(
-            Text(f"Postmortem of {_ref(report.incident_id)} complete{who} ({_at(report.completed_at)}).")
-        )
+        lines.append(Text(f"Postmortem of {_ref(report.incident_id)} complete{who} ({_at(report.completed_at)})."))
     return Group(*lines)
 
 
@@ -727,9 +713,7 @@ def _next_update(incident: IncidentRead) -> tuple[Text, Text]:
 def _postmortem_line(incident: IncidentRead) -> Text:
     if incident.postmortem_completed_at is not None:
         return Text(f"Postmortem complete ({_at(incident.postmortem_completed_at, with_date=True)}).")
-    return Text(
-        f"Postmortem not complete: missionctl incident postmortem {incident.id} --complete", style="yellow"
-    )
+    return Text(f"Postmortem not complete: missionctl incident postmortem {incident.id} --complete", style="yellow")
 
 
 _STEP_MARKS = {

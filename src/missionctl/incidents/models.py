@@ -43,6 +43,7 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_page_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     first_response_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_response_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

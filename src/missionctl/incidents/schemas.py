@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from missionctl.escalation.policy import engagement
+from missionctl.escalation.schemas import EngagementRead, EscalationRead, PageRead
 from missionctl.incidents import models
 from missionctl.incidents.lifecycle import (
     ActionItemStatus,
@@ -188,6 +190,9 @@ class IncidentSummary(_Out):
         return summary
 
 
+Paging = tuple[list[PageRead], EscalationRead | None]
+
+
 class IncidentRead(IncidentSummary):
     runbook_hash: str
     declared_by: str
@@ -205,12 +210,26 @@ class IncidentRead(IncidentSummary):
     action_items: list[ActionItemRead]
     messages: list[MessageRead]
     timeline: list[TimelineRead]
+    engagement: EngagementRead
+    escalation: EscalationRead | None = None
+    pages: list[PageRead] = Field(default_factory=list)
 
     @classmethod
-    def build(cls, incident: models.Incident, *, now: datetime) -> IncidentRead:
+    def build(
+        cls,
+        incident: models.Incident,
+        *,
+        now: datetime,
+        paging: tuple[list[PageRead], EscalationRead | None] = ([], None),
+    ) -> IncidentRead:
         base = IncidentSummary.build(incident, now=now).model_dump()
+        pages, escalation = paging
+        eng = engagement(incident.declared_at, incident.first_page_sent_at, incident.acknowledged_at, now)
         return cls(
             **base,
+            engagement=EngagementRead(**vars(eng)),
+            escalation=escalation,
+            pages=pages,
             runbook_hash=incident.runbook_hash,
             declared_by=incident.declared_by,
             acknowledged_by=incident.acknowledged_by,
@@ -243,9 +262,7 @@ def _commander(incident: models.Incident) -> str | None:
 
 
 def _first_response(incident: models.Incident, now: datetime) -> FirstResponseRead:
-    view = countdown(
-        incident.first_response_due_at, now=now, finished_at=incident.first_response_completed_at
-    )
+    view = countdown(incident.first_response_due_at, now=now, finished_at=incident.first_response_completed_at)
     if incident.first_response_completed_at is None and incident.resolved_at is not None:
         # Resolved with steps still open: the clock stopped at resolution, the checklist was never done.
         view = countdown(incident.first_response_due_at, now=incident.resolved_at, finished_at=None)
@@ -275,7 +292,7 @@ def _cadence(incident: models.Incident, now: datetime) -> StakeholderCadenceRead
     return StakeholderCadenceRead(
         every_minutes=incident.update_every_minutes,
         next_update_due_at=due,
-        overdue=due is not None and now > due,
+        overdue=due is not None and now >= due,
         last_update_at=incident.updates[-1].posted_at if incident.updates else None,
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from missionctl.errors import Conflict, NotFound
+from missionctl.escalation import service as escalation
 from missionctl.incidents import lifecycle
 from missionctl.incidents.lifecycle import ActionItemStatus, IncidentRole, Status, StepStatus, TransitionFacts
 from missionctl.incidents.models import (
@@ -51,8 +52,7 @@ def declare(
     spec = runbook.runbook
     if not spec.applies_to(service):
         raise Conflict(
-            f"runbook {spec.id} does not apply to service {service!r} "
-            f"(it covers: {', '.join(spec.services)})",
+            f"runbook {spec.id} does not apply to service {service!r} (it covers: {', '.join(spec.services)})",
             code="runbook_not_for_service",
         )
     _remember_runbook_version(session, runbook, now=now)
@@ -96,6 +96,7 @@ def declare(
     )
     record_event(incident, now, actor, "channel_opened", "Response channel opened", commander=commander)
     session.flush()
+    escalation.start(session, incident=incident, now=now)
     return incident
 
 
@@ -156,12 +157,11 @@ def acknowledge(session: Session, *, incident_id: int, actor: str, now: datetime
     if incident.acknowledged_at is not None:
         return incident
     if not lifecycle.is_open(Status(incident.status)):
-        raise Conflict(
-            f"incident {incident.id} is {incident.status}; nothing to acknowledge", code="incident_not_open"
-        )
+        raise Conflict(f"incident {incident.id} is {incident.status}; nothing to acknowledge", code="incident_not_open")
     incident.acknowledged_at = now
     incident.acknowledged_by = actor
     record_event(incident, now, actor, "acknowledged", f"Acknowledged by {actor}")
+    escalation.on_acknowledged(session, incident=incident, now=now)
     return incident
 
 
@@ -178,9 +178,7 @@ def change(
     incident = get(session, incident_id=incident_id, for_update=True)
     _require_open(incident)
     if title is not None and title != incident.title:
-        record_event(
-            incident, now, actor, "retitled", f"Retitled to {title!r}", old=incident.title, new=title
-        )
+        record_event(incident, now, actor, "retitled", f"Retitled to {title!r}", old=incident.title, new=title)
         incident.title = title
     if severity is not None and severity != incident.severity:
         record_event(
@@ -194,6 +192,7 @@ def change(
         )
         incident.severity = severity
         _reset_cadence(session, incident)
+        escalation.schedule_update_reminder(session, incident=incident, now=now)
     return incident
 
 
@@ -210,8 +209,11 @@ def transition(
 ) -> Incident:
     """Move the lifecycle on; resolving goes through `resolve`, which takes a recovery confirmation."""
     incident = get(session, incident_id=incident_id, for_update=True)
-    lifecycle.check_transition(Status(incident.status), to, _facts(incident, confirmed=False))
+    old = Status(incident.status)
+    lifecycle.check_transition(old, to, _facts(incident, confirmed=False))
     _apply_status(incident, to, actor=actor, now=now, note=note)
+    if old is Status.RESOLVED and to is Status.INVESTIGATING:
+        escalation.on_reopened(session, incident=incident, now=now)
     return incident
 
 
@@ -225,6 +227,7 @@ def resolve(
     incident.recovery_evidence = evidence
     incident.resolved_by = actor
     _apply_status(incident, Status.RESOLVED, actor=actor, now=now, note=None)
+    escalation.on_resolved(session, incident=incident, now=now)
     return incident
 
 
@@ -326,9 +329,7 @@ def _settle_first_response(incident: Incident, *, actor: str, now: datetime) -> 
         incident.first_response_met = None
 
 
-def post_update(
-    session: Session, *, incident_id: int, message: str, actor: str, now: datetime
-) -> StakeholderUpdate:
+def post_update(session: Session, *, incident_id: int, message: str, actor: str, now: datetime) -> StakeholderUpdate:
     """Post a stakeholder update and restart the cadence clock."""
     incident = get(session, incident_id=incident_id, for_update=True)
     if incident.status == Status.CLOSED:
@@ -339,6 +340,7 @@ def post_update(
         incident.next_update_due_at = lifecycle.next_update_due(now, incident.update_every_minutes)
     record_event(incident, now, actor, "update_posted", f"Stakeholder update: {message}")
     session.flush()
+    escalation.on_update_posted(session, incident=incident, update_id=update.id, message=message, author=actor, now=now)
     return update
 
 
@@ -354,15 +356,11 @@ def assign_role(
         return incident
     previous = current.assignee if current else None
     if current is None:
-        incident.roles.append(
-            RoleAssignment(role=role, assignee=assignee, assigned_by=actor, assigned_at=now)
-        )
+        incident.roles.append(RoleAssignment(role=role, assignee=assignee, assigned_by=actor, assigned_at=now))
     else:
         current.assignee, current.assigned_by, current.assigned_at = assignee, actor, now
     summary = f"{role} handed over from {previous} to {assignee}" if previous else f"{assignee} is {role}"
-    record_event(
-        incident, now, actor, "role_assigned", summary, role=role, previous=previous, assignee=assignee
-    )
+    record_event(incident, now, actor, "role_assigned", summary, role=role, previous=previous, assignee=assignee)
     return incident
 
 
@@ -399,6 +397,7 @@ def add_action_item(
         due_at=due_at.isoformat(),
     )
     session.flush()
+    escalation.on_action_item_added(session, item=item, now=now)
     return item
 
 
@@ -424,9 +423,7 @@ def set_action_item_status(
     return item
 
 
-def post_message(
-    session: Session, *, incident_id: int, body: str, actor: str, now: datetime
-) -> ChannelMessage:
+def post_message(session: Session, *, incident_id: int, body: str, actor: str, now: datetime) -> ChannelMessage:
     """Post a note in the incident's response channel."""
     incident = get(session, incident_id=incident_id)
     if incident.status == Status.CLOSED:

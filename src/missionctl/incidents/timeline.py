@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
 from missionctl.incidents.models import Incident, TimelineEvent
 
 SYSTEM_ACTOR = "missionctl"
@@ -12,3 +15,13 @@ SYSTEM_ACTOR = "missionctl"
 
 def record_event(incident: Incident, now: datetime, actor: str, kind: str, summary: str, **data: Any) -> None:
     incident.timeline.append(TimelineEvent(at=now, actor=actor, kind=kind, summary=summary, data=data))
+
+
+def note(session: Session, incident: Incident, now: datetime, kind: str, summary: str, **data: Any) -> None:
+    """Record by the system. Appends to a loaded timeline; otherwise inserts without loading it (jobs)."""
+    if "timeline" in inspect(incident).unloaded:
+        session.add(
+            TimelineEvent(incident_id=incident.id, at=now, actor=SYSTEM_ACTOR, kind=kind, summary=summary, data=data)
+        )
+    else:
+        record_event(incident, now, SYSTEM_ACTOR, kind, summary, **data)

@@ -1,0 +1,180 @@
+"""Delivering one outbox row: re-check it, respect throttles, send it once, record exactly what happened."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from missionctl.context import AppContext
+from missionctl.engine.jobs import LostLease
+from missionctl.incidents.models import Incident
+from missionctl.incidents.timeline import note
+from missionctl.notifications.channels import (
+    ChannelKind,
+    DeliveryResult,
+    Destination,
+    Message,
+    Outcome,
+    Sender,
+)
+from missionctl.notifications.models import Notification, NotificationStatus, Purpose
+from missionctl.notifications.throttle import DestinationThrottle
+
+if TYPE_CHECKING:
+    from missionctl.engine.runner import Claimed, Engine
+
+FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED_PERM, NotificationStatus.CANCELLED}
+GIVE_UP_AFTER = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What delivery needs from the row, read in a short transaction before sending."""
+
+    id: int
+    status: str
+    channel: str
+    address: str
+    idempotency_key: str
+    subject: str
+    body: str
+    payload: dict[str, Any]
+    created_at: datetime
+    cancelled_by_ack: bool
+
+
+class Deliveries:
+    def __init__(self, ctx: AppContext, sender: Sender, engine: Engine) -> None:
+        self.ctx, self.sender, self.engine = ctx, sender, engine
+        self.throttle = DestinationThrottle(rate_per_second=5.0, burst=20)
+
+    def deliver(self, job: Claimed) -> None:
+        now = self.ctx.clock.now()
+        snap = self._read(int(job.payload["notification_id"]))
+        if snap is None or snap.status in FINAL or snap.cancelled_by_ack:
+            with self.ctx.write() as session:
+                if snap is not None and snap.cancelled_by_ack and snap.status not in FINAL:
+                    _set(session, snap.id, status=NotificationStatus.CANCELLED)
+                self.engine.finish(session, [job])
+            return
+        destination = Destination(ChannelKind(snap.channel), snap.address)
+        wait = self.throttle.take(destination, time.monotonic())
+        if wait > 0:
+            with self.ctx.write() as session:
+                self.engine.retry_later(session, job, run_at=now + timedelta(seconds=wait), error=None, refund=True)
+            return
+        result = self.sender.send(self._message(snap), Destination(ChannelKind(snap.channel), snap.address), now=now)
+        with self.ctx.write() as session:
+            self._record(session, job, snap, result, self.ctx.clock.now())
+
+    def _read(self, notification_id: int) -> Snapshot | None:
+        with self.ctx.read() as session:
+            row = session.get(Notification, notification_id)
+            if row is None:
+                return None
+            acked = False
+            if row.unless_acknowledged and row.incident_id is not None:
+                incident = session.get(Incident, row.incident_id)
+                acked = incident is not None and incident.acknowledged_at is not None
+            return Snapshot(
+                row.id,
+                row.status,
+                row.channel,
+                row.address,
+                row.idempotency_key,
+                row.subject,
+                row.body,
+                dict(row.payload),
+                row.created_at,
+                acked,
+            )
+
+    def _message(self, snap: Snapshot) -> Message:
+        payload, text = dict(snap.payload), snap.body
+        base = self.ctx.settings.base_url
+        if "ack_path" in payload:
+            payload["ack_url"] = base + payload.pop("ack_path")
+            text += f"\nAcknowledge: {payload['ack_url']}\n"
+        incident = payload.get("incident")
+        if isinstance(incident, dict) and "path" in incident:
+            incident = dict(incident)
+            incident["url"] = base + incident.pop("path")
+            payload["incident"] = incident
+            text += f"Incident: {incident['url']}\n"
+        return Message(
+            idempotency_key=snap.idempotency_key,
+            subject=snap.subject,
+            text=text,
+            payload=payload,
+            created_at=snap.created_at,
+        )
+
+    def _record(self, session: Session, job: Claimed, snap: Snapshot, result: DeliveryResult, now: datetime) -> None:
+        row = session.get_one(Notification, snap.id)
+        row.attempts += 1
+        if result.outcome is Outcome.SENT:
+            row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
+            self._first_page(session, row, now)
+            self._finish_quietly(session, job)
+            return
+        give_up = job.attempts >= self.engine.config.max_attempts or now - row.created_at > GIVE_UP_AFTER
+        if result.outcome is Outcome.FAILED_TEMP and not give_up:
+            row.status, row.last_error = NotificationStatus.FAILED_TEMP, result.detail
+            pressure = result.status_code is not None and (result.status_code == 429 or result.status_code >= 500)
+            delay = self.engine.backoff(job.attempts, result.retry_after, pressure=pressure)
+            self.engine.retry_later(session, job, run_at=now + timedelta(seconds=delay), error=result.detail)
+            return
+        row.status, row.last_error = NotificationStatus.FAILED_PERM, result.detail
+        self._dead_letter(session, row, result, now, gave_up=result.outcome is Outcome.FAILED_TEMP)
+        self._finish_quietly(session, job)
+
+    def _finish_quietly(self, session: Session, job: Claimed) -> None:
+        # If our lease was taken over the other engine owns the job now; what we recorded still stands.
+        with contextlib.suppress(LostLease):
+            self.engine.finish(session, [job])
+
+    def _first_page(self, session: Session, row: Notification, now: datetime) -> None:
+        if row.purpose != Purpose.PAGE or row.incident_id is None:
+            return
+        incident = session.get(Incident, row.incident_id, with_for_update=True)
+        if incident is None or incident.first_page_sent_at is not None:
+            return
+        incident.first_page_sent_at = now
+        seconds = (now - incident.declared_at).total_seconds()
+        note(
+            session,
+            incident,
+            now,
+            "first_page_sent",
+            f"First page delivered to {row.person_id} via {row.contact_label} {seconds:.1f} s after declaration",
+            person=row.person_id,
+            seconds=seconds,
+        )
+
+    def _dead_letter(
+        self, session: Session, row: Notification, result: DeliveryResult, now: datetime, *, gave_up: bool
+    ) -> None:
+        if row.incident_id is None:
+            return
+        incident = session.get_one(Incident, row.incident_id)
+        why = f"gave up after {row.attempts} attempts" if gave_up else "failed permanently"
+        who = row.person_id or row.contact_label
+        note(
+            session,
+            incident,
+            now,
+            "notification_failed",
+            f"{row.purpose.replace('_', ' ').capitalize()} to {who} via {row.contact_label} {why}: {result.detail}",
+            notification_id=row.id,
+            purpose=row.purpose,
+        )
+
+
+def _set(session: Session, notification_id: int, **values: Any) -> None:
+    session.execute(update(Notification).where(Notification.id == notification_id).values(**values))

@@ -1,0 +1,258 @@
+"""The engine: claims due job rows under a lease, runs them, and delivers the outbox.
+
+Internal jobs (escalation steps, clocks, reminders) run in batches inside one transaction together
+with the fenced delete of their rows, so their effects and "done" commit atomically; a batch that
+fails is retried one job per transaction so one bad job cannot block the rest. Deliveries talk to the
+outside world, so they are claimed under a lease, sent outside any transaction, and recorded after.
+A crash between send and record re-sends with the same idempotency key after the lease expires: the
+receiver can drop the duplicate; a page is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from missionctl.context import AppContext
+from missionctl.engine import delivery
+from missionctl.engine.jobs import LostLease
+from missionctl.engine.models import Job
+from missionctl.engine.signal import JobSignal
+from missionctl.escalation.service import HANDLERS
+from missionctl.notifications.backoff import next_delay
+from missionctl.notifications.channels import Sender
+from missionctl.notifications.service import DELIVER
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    batch_size: int = 500
+    lease_seconds: float = 30.0
+    poll_seconds: float = 1.0
+    delivery_workers: int = 8
+    max_attempts: int = 8
+
+
+class Engine:
+    """One engine process's worker. Several may run against one PostgreSQL database."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        sender: Sender,
+        *,
+        config: EngineConfig | None = None,
+        worker_id: str | None = None,
+        handlers: dict[str, Handler] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ctx, self.sender, self.config = ctx, sender, config or EngineConfig()
+        self.me = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.handlers: dict[str, Handler] = dict(HANDLERS if handlers is None else handlers)
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
+        self.signal: JobSignal = ctx.job_signal
+        self._pool = ThreadPoolExecutor(self.config.delivery_workers, thread_name_prefix="missionctl-deliver")
+        self._inflight: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.deliveries = delivery.Deliveries(ctx, sender, self)
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def run_due(self) -> int:
+        """Claim and run what is due now; deliveries are started, not awaited. Returns jobs claimed."""
+        now = self.ctx.clock.now()
+        internal = self._claim(now, deliveries=False, limit=self.config.batch_size)
+        if internal:
+            self._run_batch(internal, now)
+        capacity = self.config.delivery_workers * 2 - len(self._inflight)
+        outgoing = self._claim(now, deliveries=True, limit=capacity) if capacity > 0 else []
+        for job in outgoing:
+            self._submit(job)
+        return len(internal) + len(outgoing)
+
+    def run_until_idle(self, max_passes: int = 1000) -> int:
+        """Run passes, waiting for deliveries, until nothing is due (tests drive the clock this way)."""
+        total = 0
+        for _ in range(max_passes):
+            claimed = self.run_due()
+            self.drain()
+            total += claimed
+            if claimed == 0:
+                return total
+        raise RuntimeError(f"engine still busy after {max_passes} passes")
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait for every delivery in flight to be sent and recorded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._inflight)
+            if not pending:
+                return
+            for future in pending:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _claim(self, now: datetime, *, deliveries: bool, limit: int) -> list[Claimed]:
+        until = now + timedelta(seconds=self.config.lease_seconds)
+        kind_filter = Job.kind == DELIVER if deliveries else Job.kind != DELIVER
+        due = (
+            select(Job.id)
+            .where(Job.run_at <= now, or_(Job.locked_until.is_(None), Job.locked_until <= now), kind_filter)
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+        )
+        with self.ctx.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = session.execute(
+                update(Job)
+                .where(Job.id.in_(due.scalar_subquery()))
+                .values(locked_until=until, locked_by=self.me, attempts=Job.attempts + 1)
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts)
+            ).all()
+        return [Claimed(r.id, r.kind, r.payload, r.attempts, until) for r in rows]
+
+    def finish(self, session: Session, jobs: list[Claimed]) -> None:
+        """Delete done jobs, but only those we still hold (the lease is the fence)."""
+        if not jobs:
+            return
+        deleted = session.execute(
+            delete(Job).where(
+                Job.id.in_([j.id for j in jobs]),
+                Job.locked_by == self.me,
+                Job.locked_until == jobs[0].lease_until,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if deleted != len(jobs):
+            raise LostLease(f"{len(jobs) - deleted} of {len(jobs)} jobs were taken over by another engine")
+
+    def retry_later(
+        self, session: Session, job: Claimed, *, run_at: datetime, error: str | None, refund: bool = False
+    ) -> None:
+        """Release a job we hold, to run again at `run_at`."""
+        values: dict[str, Any] = {
+            "run_at": run_at,
+            "locked_until": None,
+            "locked_by": None,
+            "last_error": error,
+        }
+        if refund:
+            values["attempts"] = Job.attempts - 1
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.locked_by == self.me, Job.locked_until == job.lease_until)
+            .values(**values)
+        )
+
+    def backoff(self, attempts: int, retry_after: float | None = None, *, pressure: bool = False) -> float:
+        return next_delay(attempts, retry_after=retry_after, rng=self.rng, pressure=pressure)
+
+    # -- internal jobs ----------------------------------------------------------------------------
+
+    def _run_batch(self, jobs: list[Claimed], now: datetime) -> None:
+        try:
+            with self.ctx.write() as session:
+                for job in jobs:
+                    self._handle(session, job, now)
+                self.finish(session, jobs)
+        except Exception as exc:
+            if len(jobs) == 1:
+                self._failed(jobs[0], exc, now)
+                return
+            log.info("batch of %d jobs failed (%s); retrying one by one", len(jobs), exc)
+            for job in jobs:
+                self._run_batch([job], now)
+
+    def _handle(self, session: Session, job: Claimed, now: datetime) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        handler(session, payload=job.payload, now=now)
+
+    def _failed(self, job: Claimed, exc: Exception, now: datetime) -> None:
+        if isinstance(exc, LostLease):
+            return
+        log.warning("job %s (%s) failed on attempt %d: %s", job.id, job.kind, job.attempts, exc)
+        delay = self.backoff(min(job.attempts, self.config.max_attempts))
+        with self.ctx.write() as session:
+            self.retry_later(session, job, run_at=now + timedelta(seconds=delay), error=f"{type(exc).__name__}: {exc}")
+
+    # -- deliveries -----------------------------------------------------------------------------
+
+    def _submit(self, job: Claimed) -> None:
+        future = self._pool.submit(self.deliveries.deliver, job)
+        with self._lock:
+            self._inflight.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+        if (exc := future.exception()) is not None:
+            log.error("delivery crashed: %s", exc)
+        self.signal.ring()  # capacity freed: a waiting loop may claim more
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run until `stop()`: work while there is work, then sleep until the next due job or a wake-up."""
+        while not self._stop.is_set():
+            try:
+                claimed = self.run_due()
+            except Exception:
+                log.exception("engine pass failed; retrying shortly")
+                self._stop.wait(self.config.poll_seconds)
+                continue
+            if claimed:
+                continue
+            self.signal.wait(self._seconds_until_next_due())
+
+    def _seconds_until_next_due(self) -> float:
+        with self.ctx.read() as session:
+            next_at = session.scalar(select(Job.run_at).where(Job.locked_until.is_(None)).order_by(Job.run_at).limit(1))
+        if next_at is None:
+            return self.config.poll_seconds
+        wait = (next_at - self.ctx.clock.now()).total_seconds()
+        return min(max(wait, 0.0), self.config.poll_seconds)
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.serve_forever, name=f"missionctl-engine-{self.me}", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.signal.ring()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=False)

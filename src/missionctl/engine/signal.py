@@ -1,0 +1,49 @@
+"""In-process wake-ups: a committed transaction that enqueued jobs tells the local engine at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from missionctl.engine.jobs import EARLIEST_KEY
+
+
+class JobSignal:
+    """A doorbell with a note of the earliest new due time; engines wait on it instead of sleeping blind."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._earliest: datetime | None = None
+        self._rung = False
+
+    def ring(self, earliest: datetime | None = None) -> None:
+        with self._condition:
+            self._rung = True
+            if earliest is not None and (self._earliest is None or earliest < self._earliest):
+                self._earliest = earliest
+            self._condition.notify_all()
+
+    def wait(self, timeout: float) -> datetime | None:
+        """Block until rung or `timeout` seconds pass; return (and clear) the earliest due time noted."""
+        with self._condition:
+            if not self._rung:
+                self._condition.wait(timeout)
+            earliest, self._earliest, self._rung = self._earliest, None, False
+            return earliest
+
+
+def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
+    """Ring `signal` after every commit of a session from `factory` that enqueued a job."""
+
+    @event.listens_for(factory, "after_commit")
+    def _after_commit(session: Session) -> None:
+        earliest = session.info.pop(EARLIEST_KEY, None)
+        if earliest is not None:
+            signal.ring(earliest)
+
+    @event.listens_for(factory, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(EARLIEST_KEY, None)

@@ -1,0 +1,139 @@
+"""Outbox use cases: queue a message with its delivery job, record what delivery did, server secrets."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from missionctl.engine import jobs
+from missionctl.notifications.models import Notification, NotificationStatus, Purpose, ServerSecret
+
+DELIVER = "notification.deliver"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send, to whom, and why."""
+
+    purpose: Purpose
+    channel: str
+    address: str
+    subject: str
+    body: str
+    idempotency_key: str
+    incident_id: int | None = None
+    person_id: str | None = None
+    contact_label: str | None = None
+    payload: dict[str, Any] | None = None
+    escalation_level: int | None = None
+    unless_acknowledged: bool = False
+
+
+def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: datetime) -> Notification | None:
+    """Write the notification and its delivery job in the caller's transaction; a known key is a no-op."""
+    key = outgoing.idempotency_key
+    known = session.scalar(select(Notification.id).where(Notification.idempotency_key == key))
+    if known is not None:
+        return None
+    row = Notification(
+        incident_id=outgoing.incident_id,
+        purpose=outgoing.purpose,
+        person_id=outgoing.person_id,
+        channel=outgoing.channel,
+        address=outgoing.address,
+        contact_label=outgoing.contact_label,
+        subject=outgoing.subject,
+        body=outgoing.body,
+        payload=outgoing.payload or {},
+        idempotency_key=outgoing.idempotency_key,
+        escalation_level=outgoing.escalation_level,
+        unless_acknowledged=outgoing.unless_acknowledged,
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        due_at=due_at,
+    )
+    session.add(row)
+    session.flush()
+    jobs.enqueue(
+        session,
+        kind=DELIVER,
+        run_at=due_at,
+        payload={"notification_id": row.id},
+        dedup_key=f"deliver:{row.id}",
+        now=now,
+    )
+    return row
+
+
+def for_incident(session: Session, *, incident_id: int, purpose: Purpose | None = None) -> list[Notification]:
+    query = select(Notification).where(Notification.incident_id == incident_id).order_by(Notification.id)
+    if purpose is not None:
+        query = query.where(Notification.purpose == purpose)
+    return list(session.scalars(query))
+
+
+def listing(session: Session, *, status: str | None, incident_id: int | None, limit: int) -> list[Notification]:
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Notification.status == status)
+    if incident_id is not None:
+        query = query.where(Notification.incident_id == incident_id)
+    return list(session.scalars(query))
+
+
+def paged_since(session: Session, *, incident_id: int, since: datetime) -> frozenset[str]:
+    """People with a page for this incident created at or after `since` (and not cancelled)."""
+    rows = session.scalars(
+        select(Notification.person_id).where(
+            Notification.incident_id == incident_id,
+            Notification.purpose == Purpose.PAGE,
+            Notification.created_at >= since,
+            Notification.status != NotificationStatus.CANCELLED,
+        )
+    )
+    return frozenset(p for p in rows if p is not None)
+
+
+def on_acknowledged(session: Session, *, incident_id: int, now: datetime) -> int:
+    """Cancel delayed rules that only apply while unacknowledged; stamp the pages already out."""
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.incident_id == incident_id,
+            Notification.purpose == Purpose.PAGE,
+            Notification.acknowledged_at.is_(None),
+            Notification.status == NotificationStatus.SENT,
+        )
+        .values(acknowledged_at=now)
+    )
+    return cancel_pending_pages(session, incident_id=incident_id, only_unless_acknowledged=True)
+
+
+def cancel_pending_pages(session: Session, *, incident_id: int, only_unless_acknowledged: bool) -> int:
+    """Cancel pages not yet sent (their delivery jobs find them cancelled and stop)."""
+    query = update(Notification).where(
+        Notification.incident_id == incident_id,
+        Notification.purpose == Purpose.PAGE,
+        Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED_TEMP]),
+    )
+    if only_unless_acknowledged:
+        query = query.where(Notification.unless_acknowledged.is_(True))
+    return session.execute(query.values(status=NotificationStatus.CANCELLED)).rowcount or 0  # type: ignore[attr-defined]
+
+
+def server_secret(session: Session, *, name: str, now: datetime, prefix: str = "") -> str:
+    """A secret this installation generated for itself once; every process reads the same one."""
+    row = session.get(ServerSecret, name)
+    if row is None:
+        value = prefix + base64.b64encode(secrets.token_bytes(32)).decode()
+        row = ServerSecret(name=name, value=value, created_at=now)
+        session.add(row)
+        session.flush()
+    return row.value
