@@ -44,6 +44,23 @@ class FrozenClock:
             self._now = instant.astimezone(UTC)
 
 
+class ScaledClock:
+    """Wall time sped up `speed` times from `anchor`; processes given the same anchor agree on `now`.
+
+    For end-to-end tests and demos of minute-scale escalations in seconds, across real processes.
+    """
+
+    def __init__(self, anchor: datetime, speed: float) -> None:
+        if anchor.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware anchor")
+        self._anchor = anchor.astimezone(UTC)
+        self._speed = speed
+
+    def now(self) -> datetime:
+        real = datetime.now(UTC)
+        return self._anchor + (real - self._anchor) * self._speed
+
+
 def ensure_utc(value: datetime) -> datetime:
     """Return `value` as aware UTC; naive values (as SQLite hands them back) are taken as UTC."""
     if value.tzinfo is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from missionctl.clock import Clock, SystemClock
+from missionctl.clock import Clock, ScaledClock, SystemClock
 from missionctl.db import make_engine, make_session_factory
 from missionctl.engine import signal
 from missionctl.engine.signal import JobSignal
@@ -46,12 +46,18 @@ class AppContext:
         self.engine.dispose()
 
 
+def _clock(settings: Settings) -> Clock:
+    if settings.clock_speed == 1.0 and settings.clock_anchor is None:
+        return SystemClock()
+    return ScaledClock(settings.clock_anchor or SystemClock().now(), settings.clock_speed)
+
+
 def build_context(settings: Settings, *, clock: Clock | None = None) -> AppContext:
     """Open the database and load the runbooks; raises with a clear message if a runbook is invalid."""
     engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     ctx = AppContext(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock or _clock(settings),
         engine=engine,
         runbooks=load_registry(settings.runbook_dirs),
         _writer=make_session_factory(engine),

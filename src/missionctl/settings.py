@@ -7,6 +7,7 @@ result is passed into `create_app`; tests build `Settings(...)` directly.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,11 +53,18 @@ class Settings(BaseSettings):
         default=None, description="Standard Webhooks secret (whsec_...); generated and stored if unset"
     )
 
+    # Time itself, for end-to-end tests and demos only: run the clock `clock_speed` times faster than
+    # the wall clock from `clock_anchor`. Every process of one installation must use the same values.
+    clock_speed: float = Field(default=1.0, gt=0)
+    clock_anchor: datetime | None = None
+
     # The engine (timers and deliveries).
     engine_batch_size: int = 500
     engine_lease_seconds: float = 30.0
     engine_poll_seconds: float = 1.0
     engine_delivery_workers: int = 8
+    delivery_rate_per_destination: float = Field(default=5.0, gt=0, description="Sends per second to one address")
+    delivery_burst_per_destination: int = Field(default=20, ge=1)
 
     @field_validator("runbook_dirs", mode="before")
     @classmethod

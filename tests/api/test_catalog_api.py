@@ -170,7 +170,9 @@ def test_contact_addresses_that_may_hold_secrets_are_shown_to_admins_only(
 ) -> None:
     admin = as_role(app_client, tokens, Role.ADMIN)
     person = app_client.get("/api/v1/people/erin", headers=admin).json()
-    person["contact_methods"].append({"id": "push", "kind": "apprise", "address": "ntfy://user:pass@ntfy.example.com/e"})
+    person["contact_methods"].append(
+        {"id": "push", "kind": "apprise", "address": "ntfy://user:pass@ntfy.example.com/e"}
+    )
     body = {k: v for k, v in person.items() if k not in ("created_at", "updated_at")}
     assert app_client.put("/api/v1/people/erin", json=body, headers=admin).status_code == 200
     seen_by_admin = app_client.get("/api/v1/people/erin", headers=admin).json()["contact_methods"]

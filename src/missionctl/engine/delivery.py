@@ -15,6 +15,7 @@ from missionctl.context import AppContext
 from missionctl.engine.jobs import LostLease
 from missionctl.incidents.models import Incident
 from missionctl.incidents.timeline import note
+from missionctl.notifications.backoff import should_give_up
 from missionctl.notifications.channels import (
     ChannelKind,
     DeliveryResult,
@@ -52,7 +53,10 @@ class Snapshot:
 class Deliveries:
     def __init__(self, ctx: AppContext, sender: Sender, engine: Engine) -> None:
         self.ctx, self.sender, self.engine = ctx, sender, engine
-        self.throttle = DestinationThrottle(rate_per_second=5.0, burst=20)
+        self.throttle = DestinationThrottle(
+            rate_per_second=ctx.settings.delivery_rate_per_destination,
+            burst=ctx.settings.delivery_burst_per_destination,
+        )
 
     def deliver(self, job: Claimed) -> None:
         now = self.ctx.clock.now()
@@ -69,7 +73,7 @@ class Deliveries:
             with self.ctx.write() as session:
                 self.engine.retry_later(session, job, run_at=now + timedelta(seconds=wait), error=None, refund=True)
             return
-        result = self.sender.send(self._message(snap), Destination(ChannelKind(snap.channel), snap.address), now=now)
+        result = self.sender.send(self._message(snap), destination, now=now)
         with self.ctx.write() as session:
             self._record(session, job, snap, result, self.ctx.clock.now())
 
@@ -123,11 +127,13 @@ class Deliveries:
             self._first_page(session, row, now)
             self._finish_quietly(session, job)
             return
-        give_up = job.attempts >= self.engine.config.max_attempts or now - row.created_at > GIVE_UP_AFTER
+        give_up = should_give_up(
+            job.attempts - 1, row.created_at, now, max_attempts=self.engine.config.max_attempts, max_age=GIVE_UP_AFTER
+        )
         if result.outcome is Outcome.FAILED_TEMP and not give_up:
             row.status, row.last_error = NotificationStatus.FAILED_TEMP, result.detail
             pressure = result.status_code is not None and (result.status_code == 429 or result.status_code >= 500)
-            delay = self.engine.backoff(job.attempts, result.retry_after, pressure=pressure)
+            delay = self.engine.backoff(job.attempts - 1, result.retry_after, pressure=pressure)
             self.engine.retry_later(session, job, run_at=now + timedelta(seconds=delay), error=result.detail)
             return
         row.status, row.last_error = NotificationStatus.FAILED_PERM, result.detail

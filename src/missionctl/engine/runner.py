@@ -203,7 +203,7 @@ class Engine:
         if isinstance(exc, LostLease):
             return
         log.warning("job %s (%s) failed on attempt %d: %s", job.id, job.kind, job.attempts, exc)
-        delay = self.backoff(min(job.attempts, self.config.max_attempts))
+        delay = self.backoff(min(job.attempts - 1, self.config.max_attempts))
         with self.ctx.write() as session:
             self.retry_later(session, job, run_at=now + timedelta(seconds=delay), error=f"{type(exc).__name__}: {exc}")
 

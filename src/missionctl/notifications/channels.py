@@ -152,10 +152,11 @@ def _looks_like_host(host: str) -> bool:
 
 
 def secret_fragments(address: str) -> frozenset[str]:
-    """Every piece of an Apprise URL after its scheme but its host names (tokens hide anywhere in them)."""
+    """Every piece of an Apprise URL after its scheme (tokens hide anywhere), except a host name it shows."""
     rest = address.partition("://")[2] or address
     pieces = {rest, *_URL_SPLIT.split(rest)}
-    return _worth_redacting(pieces | {unquote(piece) for piece in pieces})
+    shown_host = mask_apprise_url(address).partition("://")[2]
+    return _worth_redacting(pieces | {unquote(piece) for piece in pieces}) - {shown_host}
 
 
 def webhook_secret_fragments(url: str) -> frozenset[str]:
@@ -171,7 +172,7 @@ def webhook_secret_fragments(url: str) -> frozenset[str]:
 
 
 def _worth_redacting(pieces: set[str]) -> frozenset[str]:
-    return frozenset(p for p in pieces if len(p) >= MIN_FRAGMENT_LENGTH and not _looks_like_host(p.lower()))
+    return frozenset(piece for piece in pieces if len(piece) >= MIN_FRAGMENT_LENGTH)
 
 
 def redact(text: str, fragments: frozenset[str]) -> str:

@@ -1,0 +1,74 @@
+"""The engine on the wall clock: a committed decision wakes it, in-process and (PostgreSQL) across processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from missionctl.context import AppContext, build_context
+from missionctl.engine.runtime import start_engine
+from missionctl.incidents import service as incidents
+from missionctl.settings import Settings
+from tests.engine.conftest import CATALOG, SECRET, load_catalog
+from tests.support.receivers import WebhookReceiver
+
+
+@pytest.fixture
+def live_hooks() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(SECRET) as receiver:
+        yield receiver
+
+
+def _settings(settings: Settings, **extra: object) -> Settings:
+    return settings.model_copy(update={"webhook_secret": SecretStr(SECRET), **extra})
+
+
+def _declare(ctx: AppContext) -> int:
+    with ctx.write() as session:
+        incident = incidents.declare(
+            session,
+            runbook=ctx.runbooks.get("RB-002"),
+            service="checkout",
+            title="p95 900 ms",
+            severity=None,
+            commander="alice",
+            actor="alice",
+            now=ctx.clock.now(),
+        )
+        return incident.id
+
+
+def test_a_commit_wakes_the_engine_in_the_same_process(
+    settings: Settings, live_hooks: WebhookReceiver, tmp_path: Path
+) -> None:
+    # A long poll period: only the wake-up on commit can deliver within the wait below.
+    ctx = build_context(_settings(settings, engine_poll_seconds=60.0))
+    load_catalog(ctx, CATALOG.format(hooks=live_hooks.base_url), tmp_path)
+    running = start_engine(ctx, worker_id="live")
+    try:
+        incident_id = _declare(ctx)
+        [page] = live_hooks.wait_for(1, timeout=10)
+        assert page.signature_valid and page.json()["incident"]["id"] == incident_id
+    finally:
+        running.stop()
+        ctx.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_notify_wakes_an_engine_in_another_context(
+    settings: Settings, live_hooks: WebhookReceiver, tmp_path: Path
+) -> None:
+    api_ctx = build_context(_settings(settings))
+    engine_ctx = build_context(_settings(settings, engine_poll_seconds=60.0))  # its own doorbell: NOTIFY only
+    load_catalog(api_ctx, CATALOG.format(hooks=live_hooks.base_url), tmp_path)
+    running = start_engine(engine_ctx, worker_id="listener")
+    try:
+        _declare(api_ctx)
+        live_hooks.wait_for(1, timeout=10)
+    finally:
+        running.stop()
+        api_ctx.dispose()
+        engine_ctx.dispose()
