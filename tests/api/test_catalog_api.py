@@ -108,8 +108,8 @@ def test_put_checks_references_and_ids(app_client: TestClient, tokens: dict[Role
     )
     assert bad_refs.status_code == 422 and error_code(bad_refs) == "unknown_reference"
     assert bad_refs.json()["error"]["details"] == [
-        {"field": "members.1", "message": "unknown person 'zoe' (not in these files or the catalog)"},
-        {"field": "schedule", "message": "unknown schedule 'nightly' (not in these files or the catalog)"},
+        {"field": "members.1", "message": "unknown person 'zoe' (not in the catalog)"},
+        {"field": "schedule", "message": "unknown schedule 'nightly' (not in the catalog)"},
     ]
     service_body = {"id": "search", "name": "Search", "team": "backend", "runbooks": ["RB-404"]}
     runbook = app_client.put("/api/v1/services/search", json=service_body, headers=admin)

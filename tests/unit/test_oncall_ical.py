@@ -9,14 +9,20 @@ import pytest
 from icalendar import Calendar, Event
 
 from missionctl.oncall import ScheduleSpec, shifts
-from missionctl.oncall.ical import person_calendar, schedule_calendar
+from missionctl.oncall.ical import overlapping_shifts, person_calendar, schedule_calendar
 
 START = datetime(2026, 3, 27, tzinfo=UTC)
 END = datetime(2026, 4, 3, tzinfo=UTC)
 GENERATED_AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def spec(schedule_id: str, name: str, participants: list[str], **extra: Any) -> ScheduleSpec:
+def spec(
+    schedule_id: str,
+    name: str,
+    participants: list[str],
+    start: str = "2026-03-01",
+    **extra: Any,
+) -> ScheduleSpec:
     return ScheduleSpec.model_validate(
         {
             "id": schedule_id,
@@ -25,7 +31,7 @@ def spec(schedule_id: str, name: str, participants: list[str], **extra: Any) -> 
             "layers": [
                 {
                     "name": "primary",
-                    "rotation": {"kind": "daily", "start": "2026-03-01"},
+                    "rotation": {"kind": "daily", "start": start},
                     "participants": participants,
                     **extra,
                 }
@@ -51,9 +57,9 @@ def events(data: bytes) -> list[Event]:
 
 def test_schedule_calendar_round_trips_one_event_per_shift() -> None:
     data = schedule_calendar(PRIMARY, START, END, GENERATED_AT)
-    expected = shifts(PRIMARY, START, END)
+    expected = overlapping_shifts(PRIMARY, START, END)
     parsed = events(data)
-    assert len(parsed) == len(expected)
+    assert len(parsed) == len(expected) == len(shifts(PRIMARY, START, END))
     for event, shift in zip(parsed, expected, strict=True):
         assert event.decoded("dtstart") == shift.start
         assert event.decoded("dtend") == shift.end
@@ -67,6 +73,29 @@ def test_times_are_written_in_utc() -> None:
     assert b"DTSTART:20260329T070000Z" in data  # 09:00 CEST, the first hand-off after the change
     assert b"DTSTAMP:20260301T120000Z" in data
     assert b"TZID" not in data
+
+
+def test_shift_in_progress_at_the_start_is_exported_from_its_real_start() -> None:
+    first = events(schedule_calendar(PRIMARY, START, END, GENERATED_AT))[0]
+    assert first.decoded("dtstart") == datetime(2026, 3, 26, 8, tzinfo=UTC)  # 09:00 CET, before START
+    assert first.decoded("dtend") == datetime(2026, 3, 27, 8, tzinfo=UTC)
+
+
+def test_sliding_feed_window_keeps_uids() -> None:
+    uids = [
+        [str(e["uid"]) for e in events(schedule_calendar(PRIMARY, START + shift, END + shift, GENERATED_AT))]
+        for shift in (timedelta(0), timedelta(hours=1, seconds=7), timedelta(hours=7, microseconds=5))
+    ]
+    assert uids[0][0] == uids[1][0] == uids[2][0]  # the shift in progress at the window's start
+    assert set(uids[0]) <= set(uids[1]) <= set(uids[2])
+
+
+def test_lookback_is_bounded_by_the_range_limit() -> None:
+    solo = spec("solo", "Solo", ["sam"], start="2020-01-01")  # one shift since 2020
+    (only,) = overlapping_shifts(solo, START, END)
+    assert (only.start, only.end) == (END - timedelta(days=400), END)
+    recent = spec("recent", "Recent", ["sam"], start="2026-03-01")
+    assert overlapping_shifts(recent, START, END)[0].start == datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 
 def test_event_count_is_the_shifts_with_someone_on_call() -> None:
@@ -87,8 +116,12 @@ def test_uids_are_stable_across_calls() -> None:
 def test_person_calendar_collects_one_persons_shifts_across_schedules() -> None:
     data = person_calendar("alice", [PRIMARY, OFFICE], START, END, GENERATED_AT)
     parsed = events(data)
-    expected = [(s.start, "Platform, primary") for s in shifts(PRIMARY, START, END) if s.person == "alice"]
-    expected += [(s.start, "Office hours") for s in shifts(OFFICE, START, END) if s.person == "alice"]
+    expected = [
+        (shift.start, schedule.name)
+        for schedule in (PRIMARY, OFFICE)
+        for shift in overlapping_shifts(schedule, START, END)
+        if shift.person == "alice"
+    ]
     assert [(e.decoded("dtstart"), str(e["summary"])) for e in parsed] == [
         (start, f"On call: alice ({name})") for start, name in sorted(expected)
     ]

@@ -33,7 +33,11 @@ def layer(
     return spec
 
 
-def schedule(*layers: dict[str, Any], tz: str = "UTC", overrides: list[dict[str, Any]] | None = None) -> ScheduleSpec:
+def schedule(
+    *layers: dict[str, Any],
+    tz: str = "UTC",
+    overrides: list[dict[str, Any]] | None = None,
+) -> ScheduleSpec:
     return ScheduleSpec.model_validate(
         {
             "id": "primary",
@@ -102,7 +106,8 @@ def test_custom_rotation_hands_off_every_shift_hours() -> None:
 
 
 def test_custom_rotation_longer_than_a_day() -> None:
-    spec = schedule(layer(kind="custom", start="2026-03-02", handoff="00:00", shift_hours=36, participants=["a", "b"]))
+    rotation: dict[str, Any] = {"kind": "custom", "start": "2026-03-02", "handoff": "00:00"}
+    spec = schedule(layer(participants=["a", "b"], shift_hours=36, **rotation))
     assert handoffs(spec, utc(2026, 3, 1), utc(2026, 3, 6)) == [
         utc(2026, 3, 2),
         utc(2026, 3, 3, 12),
@@ -158,7 +163,8 @@ def test_restriction_window_crossing_midnight_starts_on_the_listed_day() -> None
 
 
 def test_restriction_from_equal_to_is_a_whole_day() -> None:
-    spec = schedule(daily("2026-03-02", participants=["x"], restrict={"days": ["wed"], "from": "12:00", "to": "12:00"}))
+    whole_day = {"days": ["wed"], "from": "12:00", "to": "12:00"}
+    spec = schedule(daily("2026-03-02", participants=["x"], restrict=whole_day))
     assert on_call_at(spec, utc(2026, 3, 4, 11, 59)) is None
     assert on_call_at(spec, utc(2026, 3, 4, 12)) == "x"
     assert on_call_at(spec, utc(2026, 3, 5, 11, 59)) == "x"
@@ -220,7 +226,8 @@ def test_override_for_the_person_already_on_call_merges() -> None:
         daily("2026-03-02"),
         overrides=[{"person": "bob", "start": "2026-03-03T12:00:00Z", "end": "2026-03-04T12:00:00Z"}],
     )
-    assert [(s.person, s.start, s.source) for s in shifts(spec, utc(2026, 3, 3, 10), utc(2026, 3, 4, 18))] == [
+    timeline = shifts(spec, utc(2026, 3, 3, 10), utc(2026, 3, 4, 18))
+    assert [(s.person, s.start, s.source) for s in timeline] == [
         ("bob", utc(2026, 3, 3, 10), "primary"),
         ("carol", utc(2026, 3, 4, 12), "primary"),
     ]
@@ -272,7 +279,8 @@ def test_daily_handoff_stays_at_nine_local_across_dst(
 
 
 def test_custom_handoff_in_the_spring_gap_moves_to_right_after_it() -> None:
-    spec = schedule(layer(kind="custom", start="2026-03-29", handoff="02:30", shift_hours=12), tz="Europe/Berlin")
+    twelve_hours = layer(kind="custom", start="2026-03-29", handoff="02:30", shift_hours=12)
+    spec = schedule(twelve_hours, tz="Europe/Berlin")
     assert on_call_at(spec, utc(2026, 3, 29, 0, 59, 59)) is None  # 01:59:59 CET
     assert on_call_at(spec, utc(2026, 3, 29, 1)) == "alice"  # 03:00 CEST, first instant after the gap
     assert on_call_at(spec, utc(2026, 3, 29, 12, 29)) == "alice"
@@ -280,7 +288,8 @@ def test_custom_handoff_in_the_spring_gap_moves_to_right_after_it() -> None:
 
 
 def test_running_custom_rotation_through_the_spring_gap() -> None:
-    spec = schedule(layer(kind="custom", start="2026-03-28", handoff="14:30", shift_hours=12), tz="Europe/Berlin")
+    twelve_hours = layer(kind="custom", start="2026-03-28", handoff="14:30", shift_hours=12)
+    spec = schedule(twelve_hours, tz="Europe/Berlin")
     got = handoffs(spec, utc(2026, 3, 28), utc(2026, 3, 30, 1))
     assert got == [
         utc(2026, 3, 28, 13, 30),
@@ -326,6 +335,16 @@ def test_restriction_window_opening_in_the_gap_opens_after_it() -> None:
     assert on_call_at(spec, utc(2026, 3, 29, 2)) is None  # 04:00 CEST
 
 
+def test_restriction_window_closing_in_the_repeated_hour_closes_at_its_first_occurrence() -> None:
+    spec = schedule(
+        daily("2026-10-01", participants=["x"], restrict={"days": ["sun"], "from": "00:00", "to": "02:30"}),
+        tz="Europe/Berlin",
+    )
+    assert on_call_at(spec, utc(2026, 10, 25, 0, 15)) == "x"  # 02:15 CEST
+    assert on_call_at(spec, utc(2026, 10, 25, 0, 30)) is None  # 02:30 CEST
+    assert on_call_at(spec, utc(2026, 10, 25, 1, 15)) is None  # 02:15 CET, the repeated hour
+
+
 def test_wall_to_utc_gap_and_fold() -> None:
     berlin, lord_howe = ZoneInfo("Europe/Berlin"), ZoneInfo("Australia/Lord_Howe")
     assert wall_to_utc(datetime(2026, 3, 29, 2, 30), berlin) == utc(2026, 3, 29, 1)
@@ -350,7 +369,8 @@ def test_other_offsets_are_converted_to_utc() -> None:
     spec = schedule(daily("2026-03-02"))
     plus_two = timezone(timedelta(hours=2))
     assert on_call_at(spec, datetime(2026, 3, 3, 11, tzinfo=plus_two)) == "bob"
-    timeline = shifts(spec, datetime(2026, 3, 3, 12, tzinfo=plus_two), datetime(2026, 3, 3, 14, tzinfo=plus_two))
+    noon, two_pm = datetime(2026, 3, 3, 12, tzinfo=plus_two), datetime(2026, 3, 3, 14, tzinfo=plus_two)
+    timeline = shifts(spec, noon, two_pm)
     assert timeline == [Shift("bob", utc(2026, 3, 3, 10), utc(2026, 3, 3, 12), "primary")]
     assert timeline[0].start.tzinfo is UTC
 
@@ -444,6 +464,7 @@ def test_unknown_time_zone_is_named_with_suggestions() -> None:
         ({"kind": "weekly", "start": "2026-03-02", "handoff_weekday": "monday"}, "'mon', 'tue'"),
         ({"kind": "hourly", "start": "2026-03-02"}, "'daily', 'weekly' or 'custom'"),
         ({"kind": "daily", "start": "2026-03-02", "handoff": 1050}, "quote times in YAML"),
+        ({"kind": "daily", "start": "2026-03-02", "handoff": "9:00"}, "two-digit hours: '09:00'"),
         ({"kind": "daily", "start": "2026-03-02", "handoff": "09:00+02:00"}, "leave out the UTC offset"),
         ({"kind": "daily", "start": "2026-03-02", "every": 2}, "Extra inputs are not permitted"),
     ],
@@ -465,7 +486,8 @@ def test_schedule_validation() -> None:
 
 
 def test_override_validation() -> None:
-    message = errors(base(overrides=[{"person": "a", "start": "2026-03-03T12:00:00Z", "end": "2026-03-03T12:00:00Z"}]))
+    empty = {"person": "a", "start": "2026-03-03T12:00:00Z", "end": "2026-03-03T12:00:00Z"}
+    message = errors(base(overrides=[empty]))
     assert "override end (2026-03-03T12:00:00+00:00) must be after start" in message
     assert "timezone info" in errors(
         base(overrides=[{"person": "a", "start": "2026-03-03T12:00:00", "end": "2026-03-04T12:00:00Z"}])

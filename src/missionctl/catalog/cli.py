@@ -10,7 +10,7 @@ import typer
 
 from missionctl import migrate
 from missionctl.catalog import schemas, service
-from missionctl.catalog.loader import CatalogDocuments, check_references, read_paths
+from missionctl.catalog.loader import CatalogDocuments, every_problem, read_paths
 from missionctl.context import AppContext, build_context
 from missionctl.errors import MissionControlError
 from missionctl.runbooks.loader import load_registry
@@ -78,7 +78,7 @@ def lint(paths: Paths) -> None:
     """Check catalog files on their own (references must resolve within them); nothing is written."""
     documents = read_paths(paths)
     runbook_ids = set(load_registry(load_settings().runbook_dirs).entries)
-    problems = [*documents.problems, *check_references(documents.entries, {}, runbook_ids)]
+    problems = every_problem(documents, {}, runbook_ids)
     for problem in problems:
         typer.echo(str(problem))
     for note in documents.notes:

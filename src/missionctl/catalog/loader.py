@@ -30,6 +30,7 @@ from missionctl.runbooks.lint import (
     locate,
 )
 
+
 @dataclass(frozen=True)
 class Origin:
     """Where an entity was written: the YAML node its field paths start from, and how they map there."""
@@ -96,11 +97,17 @@ def read_paths(paths: Sequence[Path]) -> CatalogDocuments:
 
 
 def _expand(paths: Sequence[Path], documents: CatalogDocuments) -> Iterator[Path]:
+    """Files as given and folders' YAML files, each once; a path that does not exist is a problem."""
     seen: set[Path] = set()
     for path in paths:
-        if not path.exists():
+        if path.is_dir():
+            files = folder_files(path)
+        elif path.is_file():
+            files = [path]
+        else:
             documents.problems.append(Problem(str(path), 1, 1, ROOT, "no such file or folder"))
-        for item in folder_files(path) if path.is_dir() else [path] if path.exists() else []:
+            files = []
+        for item in files:
             if item.resolve() not in seen:
                 seen.add(item.resolve())
                 yield item
@@ -180,6 +187,8 @@ def _read_catalog(root: Node, data: Any, source: str) -> CatalogDocuments:
         kind = sections.get(str(key))
         if kind is None:
             result.problems.append(origin.problem((str(key),), _unknown_key(str(key), list(sections)), at_key=True))
+        elif items is None:
+            continue  # `people:` with nothing under it
         elif not isinstance(items, list):
             result.problems.append(origin.problem((kind.section,), f"{kind.section} is a list of {kind} entries"))
         else:
@@ -287,6 +296,17 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
+def every_problem(
+    documents: CatalogDocuments,
+    known: Mapping[Kind, Collection[str]],
+    runbook_ids: Collection[str] | None = None,
+) -> list[Problem]:
+    """The files' own problems and their reference problems, in file order, then by line and column."""
+    problems = [*documents.problems, *check_references(documents.entries, known, runbook_ids)]
+    order = {name: index for index, name in enumerate(documents.files)}
+    return sorted(problems, key=lambda p: (order.get(p.file, -1), p.line, p.column))
+
+
 def check_references(
     entries: Sequence[Entry],
     known: Mapping[Kind, Collection[str]],
@@ -298,7 +318,8 @@ def check_references(
     for entry in entries:
         for loc, kind, ident in references(entry.spec):
             if ident not in ids[kind]:
-                problems.append(entry.origin.problem(loc, _unknown(kind, ident, ids[kind])))
+                message = _unknown(kind, ident, ids[kind], from_files=entry.origin.node is not None)
+                problems.append(entry.origin.problem(loc, message))
         if runbook_ids is not None:
             problems += _unknown_runbooks(entry, runbook_ids)
     return problems
@@ -315,10 +336,11 @@ def _duplicates(entries: Sequence[Entry]) -> Iterator[Problem]:
             yield entry.origin.problem(loc, f"duplicate {entry.kind} {entry.key!r}: also defined at {where}")
 
 
-def _unknown(kind: str, ident: str, known: Collection[str]) -> str:
+def _unknown(kind: str, ident: str, known: Collection[str], *, from_files: bool) -> str:
     message = f"unknown {kind} {ident!r}"
     close = difflib.get_close_matches(ident, sorted(known), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else "not in these files or the catalog"
+    nowhere = "not in these files or the catalog" if from_files else "not in the catalog"
+    hint = f"did you mean {close[0]!r}?" if close else nowhere
     return f"{message} ({hint})"
 
 

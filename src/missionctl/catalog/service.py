@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missionctl.catalog import models, schemas
-from missionctl.catalog.loader import CatalogDocuments, Entry, Origin, check_references
+from missionctl.catalog.loader import CatalogDocuments, Entry, Origin, check_references, every_problem
 from missionctl.catalog.schemas import Kind, Spec
 from missionctl.errors import Conflict, InvalidInput, NotFound
 from missionctl.oncall.schemas import ScheduleSpec
@@ -79,10 +79,8 @@ def load_catalog(
     Entities the files do not mention are kept. References may point at entities already stored.
     """
     known = {kind: {*stored_ids(session, kind=kind), *documents.declared[kind]} for kind in Kind}
-    problems = [*documents.problems, *check_references(documents.entries, known, runbook_ids)]
+    problems = every_problem(documents, known, runbook_ids)
     if problems:
-        order = {name: index for index, name in enumerate(documents.files)}
-        problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
         raise invalid_catalog(problems)
     report = LoadReport(files=list(documents.files), notes=list(documents.notes))
     for kind in Kind:

@@ -7,7 +7,15 @@ from datetime import datetime
 
 from icalendar import Calendar, Event
 
-from missionctl.oncall.resolve import OVERRIDE, Shift, check_range, require_utc, shifts
+from missionctl.oncall.resolve import (
+    FIRST_LOOKAHEAD,
+    MAX_RANGE,
+    OVERRIDE,
+    Shift,
+    check_range,
+    require_utc,
+    shifts,
+)
 from missionctl.oncall.schemas import ScheduleSpec
 
 PRODID = "-//Mission Control//missionctl on-call//EN"
@@ -42,14 +50,34 @@ def _calendar(name: str, events: Iterable[Event]) -> bytes:
     return data
 
 
+def overlapping_shifts(schedule: ScheduleSpec, start: datetime, end: datetime) -> list[Shift]:
+    """The shifts overlapping [start, end), the first one from its real start (searched up to MAX_RANGE back).
+
+    A feed whose window slides with the clock thus keeps the UID of the shift in progress at its start.
+    """
+    start, end = check_range(start, end)
+    earliest, lookback = end - MAX_RANGE, FIRST_LOOKAHEAD
+    while True:
+        since = max(start - lookback, earliest)
+        overlapping = [shift for shift in shifts(schedule, since, end) if shift.end > start]
+        if overlapping[0].start > since or since == earliest:
+            return overlapping
+        lookback *= 2
+
+
 def _staffed(schedule: ScheduleSpec, start: datetime, end: datetime) -> Iterator[tuple[str, Shift]]:
-    """(person, shift) for every shift in the range that has someone on call."""
-    for shift in shifts(schedule, start, end):
+    """(person, shift) for every shift overlapping the range that has someone on call."""
+    for shift in overlapping_shifts(schedule, start, end):
         if shift.person is not None:
             yield shift.person, shift
 
 
-def schedule_calendar(schedule: ScheduleSpec, start: datetime, end: datetime, generated_at: datetime) -> bytes:
+def schedule_calendar(
+    schedule: ScheduleSpec,
+    start: datetime,
+    end: datetime,
+    generated_at: datetime,
+) -> bytes:
     """Everyone's shifts of one schedule in [start, end); `generated_at` becomes every event's DTSTAMP."""
     start, end = check_range(start, end)
     stamp = require_utc(generated_at, "generated_at")
@@ -63,8 +91,8 @@ def person_calendar(
     """One person's shifts in [start, end) across several schedules, in time order."""
     start, end = check_range(start, end)
     stamp = require_utc(generated_at, "generated_at")
-    theirs = [
-        (shift, schedule) for schedule in schedules for who, shift in _staffed(schedule, start, end) if who == person
-    ]
+    theirs: list[tuple[Shift, ScheduleSpec]] = []
+    for schedule in schedules:
+        theirs.extend((shift, schedule) for who, shift in _staffed(schedule, start, end) if who == person)
     theirs.sort(key=lambda pair: (pair[0].start, pair[1].id))
     return _calendar(f"On call: {person}", [_event(sch, shift, person, stamp) for shift, sch in theirs])

@@ -18,7 +18,7 @@ from missionctl.oncall.schemas import Layer, Restriction, Rotation, RotationKind
 OVERRIDE = "override"
 NOBODY = "none"
 MAX_RANGE = timedelta(days=400)
-# `next_handoffs` looks this far ahead first and doubles up to MAX_RANGE.
+# `next_handoffs` (and the iCalendar export, looking back) search this far first and double up to MAX_RANGE.
 FIRST_LOOKAHEAD = timedelta(days=31)
 
 
@@ -110,7 +110,12 @@ def _rotation_edges(rotation: Rotation, zone: ZoneInfo, start: datetime, end: da
 # Restrictions ----------------------------------------------------------------------------------------
 
 
-def _windows(restriction: Restriction, zone: ZoneInfo, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
+def _windows(
+    restriction: Restriction,
+    zone: ZoneInfo,
+    first: date,
+    last: date,
+) -> Iterator[tuple[datetime, datetime]]:
     """The restriction's [start, end) instants for windows starting on local days first..last."""
     days = {day.number for day in restriction.days}
     ends_next_day = timedelta(days=1 if restriction.crosses_midnight else 0)
@@ -126,10 +131,16 @@ def _windows(restriction: Restriction, zone: ZoneInfo, first: date, last: date) 
 def restriction_covers(restriction: Restriction, zone: ZoneInfo, at: datetime) -> bool:
     today = _local_wall(at, zone).date()
     one_day = timedelta(days=1)
-    return any(opens <= at < closes for opens, closes in _windows(restriction, zone, today - one_day, today + one_day))
+    nearby = _windows(restriction, zone, today - one_day, today + one_day)
+    return any(opens <= at < closes for opens, closes in nearby)
 
 
-def _restriction_edges(restriction: Restriction, zone: ZoneInfo, start: datetime, end: datetime) -> Iterator[datetime]:
+def _restriction_edges(
+    restriction: Restriction,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+) -> Iterator[datetime]:
     first = _local_wall(start, zone).date() - timedelta(days=2)
     last = _local_wall(end, zone).date() + timedelta(days=1)
     for opens, closes in _windows(restriction, zone, first, last):
@@ -182,7 +193,8 @@ def _change_points(schedule: ScheduleSpec, start: datetime, end: datetime) -> se
 def _merge(segments: list[tuple[datetime, str | None, str]], end: datetime) -> list[Shift]:
     """Shifts from sorted (start, person, source) segments; a run of one person keeps its first source."""
     merged: list[Shift] = []
-    for (start, person, source), (next_start, _, _) in zip(segments, [*segments[1:], (end, None, "")], strict=True):
+    ends = [segment[0] for segment in segments[1:]] + [end]
+    for (start, person, source), next_start in zip(segments, ends, strict=True):
         if merged and merged[-1].person == person:
             merged[-1] = Shift(person, merged[-1].start, next_start, merged[-1].source)
         else:

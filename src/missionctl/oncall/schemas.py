@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import zoneinfo
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -47,12 +48,14 @@ class RotationKind(StrEnum):
 
 
 def _wall_time(value: Any) -> Any:
-    """Refuse numbers: YAML reads an unquoted 17:30 as the number 1050, which pydantic takes as seconds."""
+    """Refuse numbers (YAML reads an unquoted 17:30 as the number 1050, which pydantic takes as seconds)."""
     if isinstance(value, bool | int | float):
         raise ValueError(
             f"expected a wall time such as '17:30', got the number {value!r}; "
             "quote times in YAML (unquoted 17:30 is read as the number 1050)"
         )
+    if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value):
+        raise ValueError(f"write wall times with two-digit hours: '0{value}', not '{value}'")
     return value
 
 
@@ -84,7 +87,7 @@ class Rotation(_Strict):
     shift_hours: Annotated[int, Field(ge=1, le=MAX_SHIFT_HOURS)] | None = Field(
         default=None, description="Wall-clock hours per shift; custom rotations only"
     )
-    start: date = Field(description="The first shift starts on this day at `handoff` (weekly: first hand-off day)")
+    start: date = Field(description="Day of the first hand-off (weekly: the first handoff_weekday from it)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Rotation:
@@ -135,7 +138,8 @@ class Override(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Override:
         if self.end <= self.start:
-            raise ValueError(f"override end ({self.end.isoformat()}) must be after start ({self.start.isoformat()})")
+            start, end = self.start.isoformat(), self.end.isoformat()
+            raise ValueError(f"override end ({end}) must be after start ({start})")
         return self
 
 
@@ -161,7 +165,7 @@ class ScheduleSpec(_Strict):
 
     id: Annotated[str, Field(pattern=SCHEDULE_ID_PATTERN, description="Slug, e.g. platform-primary")]
     name: NonEmpty
-    time_zone: Annotated[str, AfterValidator(_time_zone), Field(description="IANA time zone of the wall times")]
+    time_zone: Annotated[str, AfterValidator(_time_zone), Field(description="IANA zone of the wall times")]
     layers: Annotated[list[Layer], Field(min_length=1)]
     overrides: list[Override] = Field(default_factory=list)
 
