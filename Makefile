@@ -16,6 +16,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
+	$(BIN)/missionctl db upgrade
+	$(BIN)/missionctl catalog load examples/catalog
 	$(BIN)/missionctl serve --host $(HOST) --port $(PORT)
 
 lint: install

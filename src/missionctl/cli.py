@@ -124,7 +124,8 @@ def _bootstrap_admin(ctx: AppContext) -> None:
         return
     out.print("\n[bold]First start: an admin API token was created. It is shown only this once:[/]\n")
     out.print(f"    {issued.token}\n", highlight=False, soft_wrap=True)
-    out.print(f"Use it with the CLI:  export MISSIONCTL_URL={ctx.settings.base_url} MISSIONCTL_TOKEN={issued.token}")
+    # Plain print: a wrapped line would break copy and paste.
+    print(f"Use it with the CLI:\n    export MISSIONCTL_URL={ctx.settings.base_url} MISSIONCTL_TOKEN={issued.token}")
     out.print(
         "or as an HTTP header: Authorization: Bearer <token>. "
         "More tokens: missionctl token create --role responder --name alice\n"

@@ -176,10 +176,10 @@ def test_contact_addresses_that_may_hold_secrets_are_shown_to_admins_only(
     body = {k: v for k, v in person.items() if k not in ("created_at", "updated_at")}
     assert app_client.put("/api/v1/people/erin", json=body, headers=admin).status_code == 200
     seen_by_admin = app_client.get("/api/v1/people/erin", headers=admin).json()["contact_methods"]
-    assert seen_by_admin[1]["address"] == "ntfy://user:pass@ntfy.example.com/e"
+    assert seen_by_admin[-1]["address"] == "ntfy://user:pass@ntfy.example.com/e"
     viewer = as_role(app_client, tokens, Role.VIEWER)
     seen_by_viewer = app_client.get("/api/v1/people/erin", headers=viewer).json()["contact_methods"]
-    assert [m["address"] for m in seen_by_viewer] == ["erin@example.com", "ntfy://…"]
+    assert [m["address"] for m in seen_by_viewer] == ["mission-control", "erin@example.com", "ntfy://…"]
 
 
 @pytest.mark.usefixtures("catalog")

@@ -117,8 +117,8 @@ def test_a_change_updates_only_that_entity_and_keeps_contact_method_ids(
     with ctx.read() as session:
         bob = service.get(session, model=models.Person, entity_id="bob")
         assert bob.updated_at == later and bob.created_at == START
-        assert [m.method_id for m in bob.contact_methods] == ["email", "pager"]
-        assert bob.contact_methods[0].id == before["email"]
+        assert [m.method_id for m in bob.contact_methods] == ["inbox", "email", "pager"]
+        assert bob.contact_methods[1].id == before["email"]
         assert service.get(session, model=models.Person, entity_id="alice").updated_at == START
 
 

@@ -51,6 +51,7 @@ class ChannelKind(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
     APPRISE = "apprise"
+    INBOX = "inbox"  # kept in Mission Control itself; the address is a free-form label
 
 
 class _Strict(BaseModel):
@@ -369,7 +370,7 @@ def json_schema() -> dict[str, Any]:
 
 def redact(kind: str, address: str) -> str:
     """An address as shown to non-admins: webhook paths and Apprise URLs often carry credentials."""
-    if kind == ChannelKind.EMAIL:
+    if kind in (ChannelKind.EMAIL, ChannelKind.INBOX):
         return address
     scheme, _, rest = address.partition("://")
     if kind == ChannelKind.WEBHOOK:

@@ -58,9 +58,16 @@ def acknowledge_by_link(token: str, ctx: Ctx) -> HTMLResponse:
 
 @router.get("/api/v1/notifications")
 def list_notifications(
-    ctx: Ctx, _: Viewer, status: NotificationStatus | None = None, incident_id: int | None = None, limit: int = 100
+    ctx: Ctx,
+    _: Viewer,
+    status: NotificationStatus | None = None,
+    incident_id: int | None = None,
+    person: str | None = None,
+    limit: int = 100,
 ) -> list[NotificationRead]:
-    """The outbox; `status=failed_perm` is the dead-letter list."""
+    """The outbox: `status=failed_perm` is the dead-letter list, `person=alice` is alice's inbox."""
     with ctx.read() as session:
-        rows = outbox.listing(session, status=status, incident_id=incident_id, limit=min(max(limit, 1), 1000))
+        rows = outbox.listing(
+            session, status=status, incident_id=incident_id, person=person, limit=min(max(limit, 1), 1000)
+        )
         return [NotificationRead.model_validate(r) for r in rows]

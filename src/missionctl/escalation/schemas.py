@@ -24,6 +24,8 @@ class NotificationRead(BaseModel):
     acknowledged_at: datetime | None
     escalation_level: int | None
     last_error: str | None
+    subject: str
+    body: str
 
 
 class PageRead(BaseModel):

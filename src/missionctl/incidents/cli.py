@@ -447,6 +447,7 @@ def incident_view(incident: IncidentRead) -> RenderableType:
         parts.append(_postmortem_line(incident))
     parts += [Text(""), Text("Checklist", style="bold"), checklist_view(incident.steps)]
     parts += [Text(""), Text("Roles", style="bold"), roles_view(incident)]
+    parts += [Text(""), Text("Paged", style="bold"), pages_view(incident)]
     parts += [Text(""), Text("Action items", style="bold"), action_items_view(incident)]
     parts += [Text(""), Text("Timeline", style="bold"), timeline_view(incident)]
     return Group(*parts)
@@ -517,6 +518,30 @@ def roles_view(incident: IncidentRead) -> RenderableType:
     for assignment in incident.roles:
         grid.add_row(Text(f"  {assignment.role.value}"), Text(assignment.assignee))
     return grid
+
+
+def pages_view(incident: IncidentRead) -> RenderableType:
+    """Who was paged, how, when it went out, and who has acknowledged; then the escalation state."""
+    lines: list[RenderableType] = []
+    if not incident.pages:
+        lines.append(Text("  nobody yet", style="dim"))
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        grid.add_column(no_wrap=True)
+    for page in incident.pages:
+        level = f"L{page.level}" if page.level else "runbook"
+        when = _at(page.sent_at) if page.sent_at else f"due {_at(page.due_at)}"
+        style = {"sent": "green", "failed_perm": "bold red", "failed_temp": "yellow", "cancelled": "dim"}
+        state = Text(page.status, style=style.get(page.status, ""))
+        if page.acknowledged_at:
+            state.append(f", acknowledged {_at(page.acknowledged_at)}", style="green")
+        grid.add_row(f"  {page.person or '-'}", f"{page.contact or page.channel} ({level})", when, state)
+    lines.append(grid)
+    escalation = incident.escalation
+    if escalation is not None:
+        after = f", next level at {_at(escalation.next_step_at)}" if escalation.next_step_at else ""
+        lines.append(Text(f"  escalation {escalation.status} (policy {escalation.policy_id}){after}", style="dim"))
+    return Group(*lines)
 
 
 def action_items_view(incident: IncidentRead) -> RenderableType:

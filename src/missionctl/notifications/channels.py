@@ -30,6 +30,7 @@ class ChannelKind(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
     APPRISE = "apprise"
+    INBOX = "inbox"  # nothing leaves the server: the outbox row is the message, read through the API
 
 
 class Outcome(StrEnum):
@@ -259,6 +260,8 @@ class Sender:
             case ChannelKind.APPRISE:
                 timeout = self.settings.timeout_seconds
                 return apprise_channel.send_apprise(message, destination.address, timeout=timeout)
+            case ChannelKind.INBOX:
+                return DeliveryResult(Outcome.SENT, "kept in the Mission Control inbox")
         raise ValueError(f"unknown channel kind {destination.kind!r}")
 
     def close(self) -> None:

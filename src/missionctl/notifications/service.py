@@ -79,8 +79,12 @@ def for_incident(session: Session, *, incident_id: int, purpose: Purpose | None 
     return list(session.scalars(query))
 
 
-def listing(session: Session, *, status: str | None, incident_id: int | None, limit: int) -> list[Notification]:
+def listing(
+    session: Session, *, status: str | None, incident_id: int | None, person: str | None = None, limit: int
+) -> list[Notification]:
     query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if person is not None:
+        query = query.where(Notification.person_id == person)
     if status is not None:
         query = query.where(Notification.status == status)
     if incident_id is not None:
