@@ -69,10 +69,7 @@ def _seed_rows(url: str, count: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(rows),
-            [
-                {"title": f"seed {i}", "service": f"svc-{i % 40}", "created_at": datetime.now(UTC)}
-                for i in range(count)
-            ],
+            [{"title": f"seed {i}", "service": f"svc-{i % 40}", "created_at": datetime.now(UTC)} for i in range(count)],
         )
     engine.dispose()
 
@@ -82,9 +79,7 @@ def bench_backend(kind: str, seconds: float, concurrency: int) -> list[tuple[Loa
     with database(kind) as url:
         env = {"MISSIONCTL_DATABASE_URL": url}
         _missionctl("db", "upgrade", env=env)
-        token = _missionctl(
-            "token", "create", "--role", "responder", "--name", "bench", env=env
-        ).splitlines()[-1]
+        token = _missionctl("token", "create", "--role", "responder", "--name", "bench", env=env).splitlines()[-1]
         headers = {"Authorization": f"Bearer {token}"}
 
         port = free_port()
@@ -166,9 +161,7 @@ def bench_backend(kind: str, seconds: float, concurrency: int) -> list[tuple[Loa
             _seed_incidents(url, SEED)
 
             def list_page(client: httpx.Client, i: int) -> int:
-                r = client.get(
-                    "/api/v1/incidents", params={"limit": 50, "before_id": random.randint(50, SEED)}
-                )
+                r = client.get("/api/v1/incidents", params={"limit": 50, "before_id": random.randint(50, SEED)})
                 assert r.status_code == 200
                 return 1
 
@@ -186,9 +179,7 @@ def bench_backend(kind: str, seconds: float, concurrency: int) -> list[tuple[Loa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each load phase (bounded)")
     parser.add_argument("--concurrency", type=int, default=8)

@@ -39,9 +39,7 @@ def create() -> FastAPI:
     def create_row(body: dict[str, str]) -> dict[str, object]:
         with engine.begin() as conn:
             new_id = conn.execute(
-                insert(rows).values(
-                    title=body["title"], service=body["service"], created_at=datetime.now(UTC)
-                )
+                insert(rows).values(title=body["title"], service=body["service"], created_at=datetime.now(UTC))
             ).inserted_primary_key[0]
         return {"id": new_id}
 

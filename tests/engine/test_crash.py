@@ -91,7 +91,8 @@ def drill(settings: Settings, tmp_path: Path) -> Iterator[tuple[AppContext, dict
         "MISSIONCTL_LOG_LEVEL": "warning",
     }
     ctx = build_context(settings.model_copy(update={"runbook_dirs": [folder]}), clock=ScaledClock(anchor, SPEED))
-    with WebhookReceiver(SECRET, clock=ctx.clock.now) as hooks:
+    # Signatures are checked against the same sped-up clock; the freshness window scales with it.
+    with WebhookReceiver(SECRET, clock=ctx.clock.now, tolerance_seconds=300 * SPEED) as hooks:
         people = "\n".join(PERSON.format(id=f"p{i}", hooks=hooks.base_url) for i in range(3))
         load_catalog(ctx, CATALOG.format(people=people), tmp_path)
         yield ctx, env, hooks

@@ -73,7 +73,7 @@ class Deliveries:
             with self.ctx.write() as session:
                 self.engine.retry_later(session, job, run_at=now + timedelta(seconds=wait), error=None, refund=True)
             return
-        result = self.sender.send(self._message(snap), destination, now=now)
+        result = self.sender.send(self._message(snap), destination, now=self.ctx.clock.now())
         with self.ctx.write() as session:
             self._record(session, job, snap, result, self.ctx.clock.now())
 
