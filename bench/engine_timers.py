@@ -127,7 +127,7 @@ def engine_run(ctx: AppContext, recorder: Recorder, deadline: float) -> None:
     engine = Engine(
         ctx,
         sender=None,
-        config=EngineConfig(batch_size=2000, poll_seconds=1.0),  # type: ignore[arg-type]
+        config=EngineConfig(poll_seconds=1.0),  # type: ignore[arg-type]
         handlers={"bench.noop": noop},
         worker_id="bench",
     )

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     clock_anchor: datetime | None = None
 
     # The engine (timers and deliveries).
-    engine_batch_size: int = 500
+    engine_batch_size: int = 5000
     engine_lease_seconds: float = 30.0
     engine_poll_seconds: float = 1.0
     engine_delivery_workers: int = 8

@@ -1,9 +1,11 @@
-"""The engine: claims due job rows under a lease, runs them, and delivers the outbox.
+"""The engine: takes due job rows, runs them, and delivers the outbox.
 
-Internal jobs (escalation steps, clocks, reminders) run in batches inside one transaction together
-with the fenced delete of their rows, so their effects and "done" commit atomically; a batch that
-fails is retried one job per transaction so one bad job cannot block the rest. Deliveries talk to the
-outside world, so they are claimed under a lease, sent outside any transaction, and recorded after.
+Internal jobs (escalation steps, clocks, reminders) are taken with `DELETE … RETURNING` and run in
+the same transaction: their effects and their removal commit together, and a crash or an error rolls
+both back, so the rows reappear (on PostgreSQL, `FOR UPDATE SKIP LOCKED` keeps other engines off them
+meanwhile). A batch that fails is retried one job per transaction, so one bad job cannot block the
+rest; a job that fails alone is put back with a backoff. Deliveries talk to the outside world, so
+they are claimed under a lease, sent outside any transaction, and recorded after.
 A crash between send and record re-sends with the same idempotency key after the lease expires: the
 receiver can drop the duplicate; a page is never lost.
 """
@@ -21,9 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.context import AppContext
@@ -39,6 +41,10 @@ from missionctl.notifications.service import DELIVER
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., None]
+MIN_BATCH = 25
+BATCH_FAST = 0.1  # seconds: a batch this quick may double
+BATCH_SLOW = 0.4  # seconds: a batch this slow halves
+DELIVERY_CHECK_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,12 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     lease_until: datetime
+    dedup_key: str | None = None
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    batch_size: int = 500
+    batch_size: int = 5000  # the largest batch; batches adapt between MIN_BATCH and this
     lease_seconds: float = 30.0
     poll_seconds: float = 1.0
     delivery_workers: int = 8
@@ -83,20 +90,24 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.deliveries = delivery.Deliveries(ctx, sender, self)
+        self._batch = min(MIN_BATCH * 4, self.config.batch_size)
+        self._passes = 0
 
     # -- one pass -------------------------------------------------------------------------------
 
     def run_due(self) -> int:
-        """Claim and run what is due now; deliveries are started, not awaited. Returns jobs claimed."""
+        """Run the internal jobs due now and start due deliveries (not awaited). Returns jobs taken."""
         now = self.ctx.clock.now()
-        internal = self._claim(now, deliveries=False, limit=self.config.batch_size)
-        if internal:
-            self._run_batch(internal, now)
+        internal = self._run_internal(now)
+        # While a backlog of timers drains in full batches, look for deliveries every few passes only:
+        # each look is a write transaction, and pages still leave within a few batches.
+        self._passes += 1
+        busy = internal >= self._batch and self._passes % DELIVERY_CHECK_EVERY
         capacity = self.config.delivery_workers * 2 - len(self._inflight)
-        outgoing = self._claim(now, deliveries=True, limit=capacity) if capacity > 0 else []
+        outgoing = self._claim(now, deliveries=True, limit=capacity) if capacity > 0 and not busy else []
         for job in outgoing:
             self._submit(job)
-        return len(internal) + len(outgoing)
+        return internal + len(outgoing)
 
     def run_until_idle(self, max_passes: int = 1000) -> int:
         """Run passes, waiting for deliveries, until nothing is due (tests drive the clock this way)."""
@@ -122,8 +133,7 @@ class Engine:
 
     # -- claiming -------------------------------------------------------------------------------
 
-    def _claim(self, now: datetime, *, deliveries: bool, limit: int) -> list[Claimed]:
-        until = now + timedelta(seconds=self.config.lease_seconds)
+    def _due(self, session: Session, now: datetime, *, deliveries: bool, limit: int) -> Any:
         kind_filter = Job.kind == DELIVER if deliveries else Job.kind != DELIVER
         due = (
             select(Job.id)
@@ -131,12 +141,17 @@ class Engine:
             .order_by(Job.run_at, Job.id)
             .limit(limit)
         )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        return due.scalar_subquery()
+
+    def _claim(self, now: datetime, *, deliveries: bool, limit: int) -> list[Claimed]:
+        until = now + timedelta(seconds=self.config.lease_seconds)
         with self.ctx.write() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
+            due = self._due(session, now, deliveries=deliveries, limit=limit)
             rows = session.execute(
                 update(Job)
-                .where(Job.id.in_(due.scalar_subquery()))
+                .where(Job.id.in_(due))
                 .values(locked_until=until, locked_by=self.me, attempts=Job.attempts + 1)
                 .returning(Job.id, Job.kind, Job.payload, Job.attempts)
             ).all()
@@ -179,19 +194,54 @@ class Engine:
 
     # -- internal jobs ----------------------------------------------------------------------------
 
-    def _run_batch(self, jobs: list[Claimed], now: datetime) -> None:
+    def _run_internal(self, now: datetime) -> int:
+        """Take up to a batch of due internal jobs and run them, all in one transaction."""
+        taken: list[Claimed] = []
+        started = time.perf_counter()
         try:
             with self.ctx.write() as session:
-                for job in jobs:
+                due = self._due(session, now, deliveries=False, limit=self._batch)
+                taken = self._take(session, Job.id.in_(due), now)
+                for job in taken:
                     self._handle(session, job, now)
-                self.finish(session, jobs)
         except Exception as exc:
-            if len(jobs) == 1:
-                self._failed(jobs[0], exc, now)
-                return
-            log.info("batch of %d jobs failed (%s); retrying one by one", len(jobs), exc)
-            for job in jobs:
-                self._run_batch([job], now)
+            if not taken:
+                raise
+            log.info("batch of %d jobs failed (%s); running them one by one", len(taken), exc)
+            for job in taken:
+                self._run_alone(job, now)
+        self._adapt(len(taken), time.perf_counter() - started)
+        return len(taken)
+
+    def _adapt(self, taken: int, seconds: float) -> None:
+        """Grow batches while they are quick, shrink them when slow: cheap timers drain in big batches,
+        heavy handlers never hold the (SQLite) write lock for long."""
+        if taken == self._batch and seconds < BATCH_FAST:
+            self._batch = min(self._batch * 2, self.config.batch_size)
+        elif seconds > BATCH_SLOW:
+            self._batch = max(self._batch // 2, MIN_BATCH)
+
+    def _take(self, session: Session, condition: Any, now: datetime) -> list[Claimed]:
+        # Core, not ORM, DELETE: no identity-map bookkeeping for rows that never become objects.
+        jobs = cast(Table, Job.__table__)
+        rows = (
+            session.connection()
+            .execute(
+                delete(jobs)
+                .where(condition)
+                .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.dedup_key)
+            )
+            .all()
+        )
+        return [Claimed(r.id, r.kind, r.payload, r.attempts + 1, now, r.dedup_key) for r in rows]
+
+    def _run_alone(self, job: Claimed, now: datetime) -> None:
+        try:
+            with self.ctx.write() as session:
+                for again in self._take(session, Job.id == job.id, now):  # gone if another engine ran it
+                    self._handle(session, again, now)
+        except Exception as exc:
+            self._put_back(job, exc, now)
 
     def _handle(self, session: Session, job: Claimed, now: datetime) -> None:
         handler = self.handlers.get(job.kind)
@@ -199,13 +249,21 @@ class Engine:
             raise LookupError(f"no handler for job kind {job.kind!r}")
         handler(session, payload=job.payload, now=now)
 
-    def _failed(self, job: Claimed, exc: Exception, now: datetime) -> None:
-        if isinstance(exc, LostLease):
-            return
+    def _put_back(self, job: Claimed, exc: Exception, now: datetime) -> None:
+        """The job failed on its own (its transaction rolled back, so the row is there again): record the
+        error and let it run again after a backoff."""
         log.warning("job %s (%s) failed on attempt %d: %s", job.id, job.kind, job.attempts, exc)
         delay = self.backoff(min(job.attempts - 1, self.config.max_attempts))
         with self.ctx.write() as session:
-            self.retry_later(session, job, run_at=now + timedelta(seconds=delay), error=f"{type(exc).__name__}: {exc}")
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(
+                    attempts=job.attempts,
+                    run_at=now + timedelta(seconds=delay),
+                    last_error=f"{type(exc).__name__}: {exc}",
+                )
+            )
 
     # -- deliveries -----------------------------------------------------------------------------
 
