@@ -92,8 +92,7 @@ def tokens(ctx: AppContext) -> dict[Role, str]:
     """One token per role, named after the role (the name is the actor on the timeline)."""
     with ctx.write() as session:
         return {
-            role: auth.create_token(session, name=f"{role}-user", role=role, now=ctx.clock.now()).token
-            for role in Role
+            role: auth.create_token(session, name=f"{role}-user", role=role, now=ctx.clock.now()).token for role in Role
         }
 
 

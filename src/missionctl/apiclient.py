@@ -72,9 +72,7 @@ def _check_url(url: str) -> None:
     except httpx.InvalidURL:
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ClientConfigError(
-            f"{URL_ENV} / --url must be an http(s) URL such as {DEFAULT_URL}, got {url!r}"
-        )
+        raise ClientConfigError(f"{URL_ENV} / --url must be an http(s) URL such as {DEFAULT_URL}, got {url!r}")
 
 
 class ApiClient:
@@ -100,9 +98,7 @@ class ApiClient:
     def __enter__(self) -> ApiClient:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -113,9 +109,7 @@ class ApiClient:
 
     # Low level -------------------------------------------------------------------------------------
 
-    def send(
-        self, method: str, path: str, *, body: JsonObject | None = None, params: Any = None
-    ) -> httpx.Response:
+    def send(self, method: str, path: str, *, body: JsonObject | None = None, params: Any = None) -> httpx.Response:
         """Send one request; error responses raise `ApiError`, transport failures `ServerUnreachable`."""
         try:
             response = self._http.request(method, API_PREFIX + path, json=body, params=params)

@@ -87,10 +87,7 @@ def test_viewer_reads_and_metrics_count(app_client: TestClient, tokens: dict[Rol
     assert app_client.get("/api/v1/incidents", headers=headers).status_code == 200
     metrics = app_client.get("/metrics", headers=headers)
     assert metrics.status_code == 200
-    assert (
-        'missionctl_http_requests_total{handler="list_incidents",method="GET",status="200"} 1.0'
-        in metrics.text
-    )
+    assert 'missionctl_http_requests_total{handler="list_incidents",method="GET",status="200"} 1.0' in metrics.text
     assert 'missionctl_incidents_declared_total{runbook="RB-003",severity="SEV2"} 1.0' in metrics.text
 
 

@@ -58,17 +58,13 @@ def test_declare_location_and_read_back(client: TestClient) -> None:
 
 
 def test_declare_rejects_bad_input_with_named_fields(client: TestClient) -> None:
-    response = client.post(
-        "/api/v1/incidents", json={"runbook": "RB-001", "severity": "SEV9", "service": "x"}
-    )
+    response = client.post("/api/v1/incidents", json={"runbook": "RB-001", "severity": "SEV9", "service": "x"})
     assert response.status_code == 422
     fields = {p["field"] for p in response.json()["error"]["details"]}
     assert {"body.severity", "body.title"} <= fields
     unknown = client.post("/api/v1/incidents", json={"runbook": "RB-999", "service": "x", "title": "t"})
     assert unknown.status_code == 404 and error_code(unknown) == "runbook_not_found"
-    not_json = client.post(
-        "/api/v1/incidents", content=b"{not json", headers={"content-type": "application/json"}
-    )
+    not_json = client.post("/api/v1/incidents", content=b"{not json", headers={"content-type": "application/json"})
     assert not_json.status_code == 422 and error_code(not_json) == "invalid_input"
 
 
@@ -102,9 +98,7 @@ def test_checklist_completed_late_is_missed(client: TestClient, clock: FrozenClo
     incident = declare(client)
     clock.advance(timedelta(minutes=6))
     for position in (1, 2, 3):
-        read = client.post(
-            f"/api/v1/incidents/{incident['id']}/steps/{position}", json={"status": "done"}
-        ).json()
+        read = client.post(f"/api/v1/incidents/{incident['id']}/steps/{position}", json={"status": "done"}).json()
     assert read["first_response"]["state"] == "missed"
     missing = client.post(f"/api/v1/incidents/{incident['id']}/steps/4", json={"status": "done"})
     assert missing.status_code == 404 and error_code(missing) == "step_not_found"
@@ -128,17 +122,13 @@ def test_invalid_transition_is_409_with_stable_code(client: TestClient) -> None:
     assert error_code(response) == "invalid_transition"
     assert "declared" in response.json()["error"]["message"]
     via_transition = client.post(f"/api/v1/incidents/{incident['id']}/transitions", json={"to": "resolved"})
-    assert (
-        via_transition.status_code == 409 and error_code(via_transition) == "recovery_confirmation_required"
-    )
+    assert via_transition.status_code == 409 and error_code(via_transition) == "recovery_confirmation_required"
 
 
 def test_updates_restart_the_cadence(client: TestClient, clock: FrozenClock) -> None:
     incident = declare(client)
     clock.advance(timedelta(minutes=10))
-    response = client.post(
-        f"/api/v1/incidents/{incident['id']}/updates", json={"message": "Rolling back 2.3.1."}
-    )
+    response = client.post(f"/api/v1/incidents/{incident['id']}/updates", json={"message": "Rolling back 2.3.1."})
     assert response.status_code == 201
     assert response.json()["author"] == "responder-user"
     read = client.get(f"/api/v1/incidents/{incident['id']}").json()
@@ -170,21 +160,15 @@ def test_full_lifecycle_to_closed(client: TestClient, clock: FrozenClock) -> Non
     iid = incident["id"]
     base = f"/api/v1/incidents/{iid}"
     assert client.post(f"{base}/transitions", json={"to": "investigating"}).status_code == 200
-    assert (
-        client.post(f"{base}/transitions", json={"to": "mitigated", "note": "rolled back"}).status_code == 200
-    )
+    assert client.post(f"{base}/transitions", json={"to": "mitigated", "note": "rolled back"}).status_code == 200
     clock.advance(timedelta(minutes=12))
     refused = client.post(f"{base}/resolve", json={"evidence": "error rate 0.1% for 10 min"})
     assert refused.status_code == 409 and error_code(refused) == "action_items_required"
     assert "SEV1" in refused.json()["error"]["message"]
     due = (START + timedelta(days=7)).isoformat()
-    item = client.post(
-        f"{base}/action-items", json={"title": "Canary for checkout", "assignee": "bob", "due_at": due}
-    )
+    item = client.post(f"{base}/action-items", json={"title": "Canary for checkout", "assignee": "bob", "due_at": due})
     assert item.status_code == 201
-    resolved = client.post(
-        f"{base}/resolve", json={"evidence": "error rate 0.1% for 10 min", "confirmed_by": "dana"}
-    )
+    resolved = client.post(f"{base}/resolve", json={"evidence": "error rate 0.1% for 10 min", "confirmed_by": "dana"})
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()
     assert body["status"] == "resolved"
@@ -246,9 +230,7 @@ def test_postmortem_edit_and_export(client: TestClient) -> None:
 
 
 def test_list_filters_and_pages(client: TestClient) -> None:
-    ids = [
-        declare(client, service=f"svc-{i % 2}", severity="SEV3" if i % 3 else "SEV2")["id"] for i in range(7)
-    ]
+    ids = [declare(client, service=f"svc-{i % 2}", severity="SEV3" if i % 3 else "SEV2")["id"] for i in range(7)]
     assert client.post(f"/api/v1/incidents/{ids[1]}/resolve", json={"evidence": "ok"}).status_code == 200
     everything = client.get("/api/v1/incidents").json()
     assert [i["id"] for i in everything] == sorted(ids, reverse=True)

@@ -80,10 +80,7 @@ def test_walk_through_from_declare_to_closed(cli: RunCli, clock: FrozenClock, tm
     refused = cli("incident", "resolve", iid, "--evidence", "error rate 0.1% for 10 min")
     assert refused.exit_code == 1
     assert refused.stdout == ""
-    assert (
-        "error: cannot resolve a SEV1 incident without at least one post-incident action item"
-        in refused.stderr
-    )
+    assert "error: cannot resolve a SEV1 incident without at least one post-incident action item" in refused.stderr
     assert f"missionctl incident action-item {iid}" in refused.stderr
 
     item = cli(
@@ -100,9 +97,7 @@ def test_walk_through_from_declare_to_closed(cli: RunCli, clock: FrozenClock, tm
     assert item.exit_code == 0, item.output
     assert "Canary for checkout (bob, due 2026-12-01 23:59:59 UTC)" in item.stdout
 
-    resolved = cli(
-        "incident", "resolve", iid, "--evidence", "error rate 0.1% for 10 min", "--confirmed-by", "dana"
-    )
+    resolved = cli("incident", "resolve", iid, "--evidence", "error rate 0.1% for 10 min", "--confirmed-by", "dana")
     assert resolved.exit_code == 0, resolved.output
     assert f"INC-{iid} resolved; recovery SLO met." in resolved.stdout
     assert "Recovery confirmed by dana: error rate 0.1% for 10 min" in resolved.stdout
@@ -247,9 +242,7 @@ def test_json_output_uses_the_api_field_names(cli: RunCli, clock: FrozenClock) -
     done = as_json("action-item-done", iid, str(item["id"]))
     assert isinstance(done, dict) and done["status"] == "done"
     resolved = as_json("resolve", iid, "--evidence", "green for 10 min")
-    assert (
-        isinstance(resolved, dict) and resolved["recovery_confirmation"]["confirmed_by"] == "responder-user"
-    )
+    assert isinstance(resolved, dict) and resolved["recovery_confirmation"]["confirmed_by"] == "responder-user"
     report = as_json("postmortem", iid)
     assert isinstance(report, dict) and set(report) == set(PostmortemRead.model_fields)
     assert report["draft"] is True and TITLE in report["markdown"]
@@ -303,9 +296,7 @@ def test_unreachable_server_exits_4() -> None:
     url = f"http://127.0.0.1:{unused_port()}"
     result = run_missionctl(["incident", "list"], url=url, token="mc_secret_value")
     assert result.exit_code == 4
-    assert result.stderr.startswith(
-        f"error: cannot reach Mission Control at {url}: is `missionctl serve` running?"
-    )
+    assert result.stderr.startswith(f"error: cannot reach Mission Control at {url}: is `missionctl serve` running?")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "mc_secret_value" not in result.output
 

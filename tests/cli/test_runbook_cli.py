@@ -204,9 +204,7 @@ def test_invalid_user_runbook_makes_list_fail_with_its_location(tmp_path: Path) 
     result = run("list", runbook_dirs=[folder])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.startswith(
-        f"error: invalid runbook: {folder / 'bad.yaml'}:1:1: title: required field"
-    )
+    assert result.stderr.startswith(f"error: invalid runbook: {folder / 'bad.yaml'}:1:1: title: required field")
     assert result.stderr.count("\n") == 1
 
 
@@ -271,9 +269,7 @@ def test_schema_is_json_schema_for_runbook_files() -> None:
 
 
 def test_runbook_app_can_be_invoked_directly() -> None:
-    result = CliRunner().invoke(
-        runbook_app, ["show", "RB-003", "--json"], env={"MISSIONCTL_RUNBOOK_DIRS": ""}
-    )
+    result = CliRunner().invoke(runbook_app, ["show", "RB-003", "--json"], env={"MISSIONCTL_RUNBOOK_DIRS": ""})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["title"] == "Webhook Retry Storm"
 

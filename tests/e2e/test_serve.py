@@ -119,7 +119,12 @@ def test_an_invalid_user_runbook_stops_the_start_with_its_location(tmp_path: Pat
         "MISSIONCTL_RUNBOOK_DIRS": str(folder),
         "COLUMNS": "300",
     }
-    done = subprocess.run([sys.executable, "-m", "missionctl", "serve", "--port", str(_free_port())], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "missionctl", "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert f"{folder / 'RB-100.yaml'}:3:1: summry: unknown key 'summry'" in done.stderr

@@ -145,9 +145,7 @@ def test_runbook_that_does_not_cover_the_service_is_refused(ctx: AppContext, tmp
     folder = tmp_path / "rb"
     folder.mkdir()
     (folder / "RB-900.yaml").write_text(
-        BUILTIN_RB001.read_text()
-        .replace("id: RB-001", "id: RB-900")
-        .replace('services: ["*"]', "services: [payments]")
+        BUILTIN_RB001.read_text().replace("id: RB-001", "id: RB-900").replace('services: ["*"]', "services: [payments]")
     )
     ctx.runbooks = load_registry([folder])
     assert declare(ctx, "RB-900", service="payments") > 0

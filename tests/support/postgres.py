@@ -257,9 +257,7 @@ class PostgresServer:
         assert self._log is not None
         self._log.write(f"$ {' '.join(args)}\n".encode())
         self._log.flush()
-        return subprocess.run(
-            args, stdout=self._log, stderr=subprocess.STDOUT, timeout=timeout, **self._popen_kwargs()
-        )
+        return subprocess.run(args, stdout=self._log, stderr=subprocess.STDOUT, timeout=timeout, **self._popen_kwargs())
 
     def _failure(self, what: str) -> PostgresServerError:
         log = self.read_log()
@@ -302,9 +300,7 @@ class PostgresServer:
             self._log.write(f"$ {' '.join(args)}\n".encode())
             self._log.flush()
             log_offset = self.log_path.stat().st_size
-            self._proc = subprocess.Popen(
-                args, stdout=self._log, stderr=subprocess.STDOUT, **self._popen_kwargs()
-            )
+            self._proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, **self._popen_kwargs())
             if self._wait_until_ready():
                 return
             proc, self._proc = self._proc, None
@@ -315,8 +311,7 @@ class PostgresServer:
             if "Address already in use" in attempt_log and attempt < PORT_ATTEMPTS:
                 continue
             raise self._failure(
-                f"postgres exited with code {proc.returncode} "
-                f"before accepting connections on {HOST}:{self.port}"
+                f"postgres exited with code {proc.returncode} before accepting connections on {HOST}:{self.port}"
             )
 
     def _wait_until_ready(self) -> bool:

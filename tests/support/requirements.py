@@ -73,8 +73,6 @@ def require_pg_bin() -> Path:
     pg_bin = find_pg_bin()
     explicit = os.environ.get(PG_BIN_ENV, "").strip()
     where = f" in {PG_BIN_ENV}={explicit}" if explicit else ""
-    require(
-        pg_bin is not None, f"PostgreSQL server binaries ({', '.join(PG_BINARIES)}){where}", PG_INSTALL_HINT
-    )
+    require(pg_bin is not None, f"PostgreSQL server binaries ({', '.join(PG_BINARIES)}){where}", PG_INSTALL_HINT)
     assert pg_bin is not None
     return pg_bin

@@ -75,9 +75,7 @@ def test_close_needs_a_complete_postmortem() -> None:
     with pytest.raises(Conflict) as caught:
         lifecycle.check_transition(Status.RESOLVED, Status.CLOSED, facts)
     assert caught.value.code == "postmortem_incomplete"
-    lifecycle.check_transition(
-        Status.RESOLVED, Status.CLOSED, TransitionFacts(Severity.SEV3, postmortem_complete=True)
-    )
+    lifecycle.check_transition(Status.RESOLVED, Status.CLOSED, TransitionFacts(Severity.SEV3, postmortem_complete=True))
 
 
 @pytest.mark.parametrize(
@@ -91,9 +89,7 @@ def test_close_needs_a_complete_postmortem() -> None:
         (90, Severity.SEV4, 90),
     ],
 )
-def test_update_cadence_is_shortened_for_severe_incidents(
-    runbook: int, severity: Severity, expected: int
-) -> None:
+def test_update_cadence_is_shortened_for_severe_incidents(runbook: int, severity: Severity, expected: int) -> None:
     assert lifecycle.update_cadence_minutes(runbook, severity) == expected
 
 

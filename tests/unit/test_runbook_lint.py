@@ -75,9 +75,7 @@ def test_builtin_runbooks_lint_clean() -> None:
 def test_unknown_key_is_reported_at_the_key(tmp_path: Path) -> None:
     text = replace(VALID, "  summary: Cache hit", "  sumary: typo\n  summary: Cache hit")
     path = write(tmp_path, "a.yaml", text)
-    assert lines(lint_paths([path])) == [
-        f"{path}:5:3: trigger.sumary: unknown key 'sumary' (did you mean 'summary'?)"
-    ]
+    assert lines(lint_paths([path])) == [f"{path}:5:3: trigger.sumary: unknown key 'sumary' (did you mean 'summary'?)"]
 
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path: Path) -> None:
@@ -99,23 +97,17 @@ def test_missing_top_level_section_is_reported_at_the_document(tmp_path: Path) -
 
 def test_wrong_type_deep_in_a_step_is_reported_at_the_value(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", replace(VALID, "title: Warm the hottest keys.", "title: [warm, keys]"))
-    assert lines(lint_paths([path])) == [
-        f"{path}:10:14: first_response.steps.1.title: Input should be a valid string"
-    ]
+    assert lines(lint_paths([path])) == [f"{path}:10:14: first_response.steps.1.title: Input should be a valid string"]
 
 
 def test_bad_action_name_in_a_step(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", replace(VALID, "action: cache.coalesce", "action: Cache Coalesce"))
     (problem,) = lint_paths([path])
-    assert str(problem).startswith(
-        f"{path}:9:15: first_response.steps.0.action: String should match pattern "
-    )
+    assert str(problem).startswith(f"{path}:9:15: first_response.steps.0.action: String should match pattern ")
 
 
 def test_escalation_target_with_two_kinds_is_reported_at_the_target(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "a.yaml", replace(VALID, "    - team: caching\n", "    - team: caching\n      role: x\n")
-    )
+    path = write(tmp_path, "a.yaml", replace(VALID, "    - team: caching\n", "    - team: caching\n      role: x\n"))
     assert lines(lint_paths([path])) == [
         f"{path}:14:7: escalation.targets.0: give exactly one of role, team or schedule"
     ]
@@ -123,9 +115,7 @@ def test_escalation_target_with_two_kinds_is_reported_at_the_target(tmp_path: Pa
 
 def test_duplicate_key_is_reported_at_the_repeat(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", VALID + "title: Cache Stampede Again\n")
-    assert lines(lint_paths([path])) == [
-        f"{path}:18:1: title: duplicate key 'title' (first given at line 2, column 1)"
-    ]
+    assert lines(lint_paths([path])) == [f"{path}:18:1: title: duplicate key 'title' (first given at line 2, column 1)"]
 
 
 def test_duplicate_key_in_a_nested_flow_mapping(tmp_path: Path) -> None:
@@ -143,12 +133,8 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_uses_the_pyyaml_mark(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "a.yaml", replace(VALID, "summary: Hot keys expired", "summary: Hot keys: expired")
-    )
-    assert lines(lint_paths([path])) == [
-        f"{path}:3:18: (root): YAML syntax error: mapping values are not allowed here"
-    ]
+    path = write(tmp_path, "a.yaml", replace(VALID, "summary: Hot keys expired", "summary: Hot keys: expired"))
+    assert lines(lint_paths([path])) == [f"{path}:3:18: (root): YAML syntax error: mapping values are not allowed here"]
 
 
 def test_unclosed_flow_sequence_names_where_it_started(tmp_path: Path) -> None:
@@ -177,8 +163,7 @@ def test_control_character_is_a_syntax_error_at_its_position(tmp_path: Path) -> 
 def test_two_documents_in_one_file(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", VALID + "---\n" + VALID)
     assert lines(lint_paths([path])) == [
-        f"{path}:18:1: (root): YAML syntax error:"
-        " a runbook file holds one YAML document, found another one here"
+        f"{path}:18:1: (root): YAML syntax error: a runbook file holds one YAML document, found another one here"
     ]
 
 
@@ -187,9 +172,7 @@ def test_python_tags_are_refused_not_executed(tmp_path: Path) -> None:
     text = f"!!python/object/apply:pathlib.Path.touch [{str(marker)!r}]\n"
     path = write(tmp_path, "a.yaml", text)
     (problem,) = lint_paths([path])
-    assert str(problem).startswith(
-        f"{path}:1:1: (root): YAML error: could not determine a constructor for the tag"
-    )
+    assert str(problem).startswith(f"{path}:1:1: (root): YAML error: could not determine a constructor for the tag")
     assert not marker.exists()
 
 
@@ -290,9 +273,7 @@ texts = st.text(min_size=1, max_size=40)
 
 @settings(max_examples=50)
 @given(title=texts, step=texts, detail=st.none() | texts)
-def test_any_valid_runbook_dumped_as_yaml_parses_back_unchanged(
-    title: str, step: str, detail: str | None
-) -> None:
+def test_any_valid_runbook_dumped_as_yaml_parses_back_unchanged(title: str, step: str, detail: str | None) -> None:
     data = yaml.safe_load(VALID)
     data["title"] = title
     data["first_response"]["steps"][1] = {"title": step, "detail": detail}

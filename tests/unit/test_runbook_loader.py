@@ -162,9 +162,7 @@ def test_empty_user_folder_is_fine(tmp_path: Path) -> None:
 
 def test_invalid_user_runbook_stops_loading_with_file_line_column(tmp_path: Path) -> None:
     folder = user_dir(tmp_path)
-    text = CUSTOM.read_text().replace(
-        "  summary: Cache hit ratio", "  sumary: typo\n  summary: Cache hit ratio"
-    )
+    text = CUSTOM.read_text().replace("  summary: Cache hit ratio", "  sumary: typo\n  summary: Cache hit ratio")
     path = folder / "RB-100.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InvalidInput) as caught:
@@ -173,8 +171,7 @@ def test_invalid_user_runbook_stops_loading_with_file_line_column(tmp_path: Path
     assert error.code == "runbook_invalid"
     assert error.http_status == 422
     assert (
-        error.message
-        == f"invalid runbook: {path}:8:3: trigger.sumary: unknown key 'sumary' (did you mean 'summary'?)"
+        error.message == f"invalid runbook: {path}:8:3: trigger.sumary: unknown key 'sumary' (did you mean 'summary'?)"
     )
     assert error.details == [f"{path}:8:3: trigger.sumary: unknown key 'sumary' (did you mean 'summary'?)"]
 
@@ -190,10 +187,7 @@ def test_every_problem_is_in_the_details_and_counted_in_the_message(tmp_path: Pa
     assert isinstance(details, list)
     assert details[0].startswith(f"{folder / 'a.yaml'}:2:1: (root): YAML syntax error: ")
     assert f"{folder / 'b.yaml'}:1:1: title: required field is missing" in details
-    assert (
-        f"{folder / 'c.yaml'}:2:5: id: duplicate runbook id 'RB-100': also defined in {folder / 'b.yaml'}"
-        in details
-    )
+    assert f"{folder / 'c.yaml'}:2:5: id: duplicate runbook id 'RB-100': also defined in {folder / 'b.yaml'}" in details
     assert caught.value.message == f"invalid runbook: {details[0]} (and {len(details) - 1} more problems)"
 
 

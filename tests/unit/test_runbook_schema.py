@@ -58,9 +58,7 @@ def test_id_pattern_accepts(runbook_id: str) -> None:
     assert Runbook.model_validate(runbook_data(id=runbook_id)).id == runbook_id
 
 
-@pytest.mark.parametrize(
-    "runbook_id", ["RB-01", "rb-001", "RB001", "XX-001", "RB-001a", " RB-001", "RB-001\n", ""]
-)
+@pytest.mark.parametrize("runbook_id", ["RB-01", "rb-001", "RB001", "XX-001", "RB-001a", " RB-001", "RB-001\n", ""])
 def test_id_pattern_rejects(runbook_id: str) -> None:
     assert errors_of(runbook_data(id=runbook_id)) == [(("id",), "string_pattern_mismatch")]
 

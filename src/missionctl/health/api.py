@@ -27,9 +27,7 @@ def readyz(ctx: Ctx) -> JSONResponse:
     except Exception as exc:  # readiness reports, it does not raise
         return JSONResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503)
     if not current:
-        return JSONResponse(
-            {"status": "unavailable", "database": "schema not at head: run missionctl db upgrade"}, 503
-        )
+        return JSONResponse({"status": "unavailable", "database": "schema not at head: run missionctl db upgrade"}, 503)
     return JSONResponse({"status": "ok", "database": "ok"})
 
 

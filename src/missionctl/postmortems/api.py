@@ -33,9 +33,7 @@ def export_postmortem(incident_id: int, ctx: Ctx, _: Viewer) -> PlainTextRespons
 @router.put("")
 def edit_postmortem(incident_id: int, body: PostmortemEdit, ctx: Ctx, who: Responder) -> PostmortemRead:
     with ctx.write() as session:
-        return service.edit(
-            session, incident_id=incident_id, text=body.markdown, actor=who.name, now=ctx.clock.now()
-        )
+        return service.edit(session, incident_id=incident_id, text=body.markdown, actor=who.name, now=ctx.clock.now())
 
 
 @router.post("/complete")

@@ -63,8 +63,7 @@ def _summary(incident: IncidentRead) -> list[str]:
         f"- **Commander:** {incident.commander or '—'}",
         f"- **Declared:** {_ts(incident.declared_at)} by {incident.declared_by}",
         f"- **Acknowledged:** {_ts(incident.acknowledged_at)}",
-        f"- **Resolved:** {_ts(incident.resolved_at)} "
-        f"({_duration(incident.declared_at, incident.resolved_at)})",
+        f"- **Resolved:** {_ts(incident.resolved_at)} ({_duration(incident.declared_at, incident.resolved_at)})",
         f"- **Recovery SLO:** {slo.minutes} min, {slo.state}",
         f"- **First response:** {incident.first_response.state}",
     ]
@@ -77,11 +76,7 @@ def _checklist(incident: IncidentRead) -> list[str]:
     lines = []
     for step in incident.steps:
         box = "x" if step.status != "pending" else " "
-        who = (
-            f" ({step.status} by {step.completed_by} at {_ts(step.completed_at)})"
-            if step.completed_by
-            else ""
-        )
+        who = f" ({step.status} by {step.completed_by} at {_ts(step.completed_at)})" if step.completed_by else ""
         note = f": {step.note}" if step.note else ""
         lines.append(f"- [{box}] {step.position}. {step.title}{who}{note}")
     return lines
@@ -100,7 +95,6 @@ def _action_items(incident: IncidentRead) -> list[str]:
     if not incident.action_items:
         return ["_None yet._"]
     return [
-        f"- [{'x' if item.status == 'done' else ' '}] {item.title} — **{item.assignee}**, "
-        f"due {_ts(item.due_at)}"
+        f"- [{'x' if item.status == 'done' else ' '}] {item.title} — **{item.assignee}**, due {_ts(item.due_at)}"
         for item in incident.action_items
     ]

@@ -58,7 +58,5 @@ def complete(session: Session, *, incident_id: int, actor: str, now: datetime) -
         incident.postmortem_markdown = markdown.render(IncidentRead.build(incident, now=now))
     incident.postmortem_completed_at = now
     incident.postmortem_completed_by = actor
-    record_event(
-        incident, now, actor, "postmortem_completed", f"Postmortem marked complete by {actor}"
-    )
+    record_event(incident, now, actor, "postmortem_completed", f"Postmortem marked complete by {actor}")
     return _as_read(incident, now=now)

@@ -116,9 +116,7 @@ def runbook_panel(entry: LoadedRunbook) -> Panel:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row("Summary", Text(runbook.summary))
-    grid.add_row(
-        "Severity", Text(f"{runbook.default_severity.value} (services: {', '.join(runbook.services)})")
-    )
+    grid.add_row("Severity", Text(f"{runbook.default_severity.value} (services: {', '.join(runbook.services)})"))
     grid.add_row("Trigger", Text(runbook.trigger.summary))
     grid.add_row(f"First {runbook.first_response.within_minutes} minutes", _steps(runbook))
     grid.add_row("Escalation", _escalation(runbook))

@@ -78,9 +78,7 @@ def _require_folders(runbook_dirs: Sequence[Path]) -> None:
     for folder in runbook_dirs:
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "does not exist"
-            raise InvalidInput(
-                f"runbook folder {folder} {what}", code="runbook_dir_missing", details=[str(folder)]
-            )
+            raise InvalidInput(f"runbook folder {folder} {what}", code="runbook_dir_missing", details=[str(folder)])
 
 
 def _checked(parsed: Sequence[ParsedFile]) -> list[Runbook]:
@@ -97,6 +95,4 @@ def invalid_runbooks(problems: Sequence[Problem]) -> InvalidInput:
     more = len(problems) - 1
     suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
     first = str(problems[0]) if problems else "unknown problem"
-    return InvalidInput(
-        f"invalid runbook: {first}{suffix}", code="runbook_invalid", details=[str(p) for p in problems]
-    )
+    return InvalidInput(f"invalid runbook: {first}{suffix}", code="runbook_invalid", details=[str(p) for p in problems])

@@ -103,9 +103,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_notifications_status", ["status", "id"], unique=False)
 
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("first_page_sent_at", missionctl.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("first_page_sent_at", missionctl.db.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 
