@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy
 from psycopg.rows import TupleRow
 
 from .postgres import HOST, PostgresServer
@@ -108,7 +109,6 @@ def test_create_database_and_query(server: PostgresServer) -> None:
 
 @pytest.mark.postgres
 def test_the_url_works_with_sqlalchemy(server: PostgresServer) -> None:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
     engine = sqlalchemy.create_engine(server.create_database("harness_sqlalchemy"))
     try:
         with engine.connect() as conn:
