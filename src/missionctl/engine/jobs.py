@@ -57,8 +57,3 @@ def _note_wake(session: Session, run_at: datetime, dialect: str) -> None:
         if dialect == "postgresql" and earliest is None:
             # Delivered to listening engines only if and when this transaction commits.
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
-
-
-def cancel(session: Session, *, dedup_key: str) -> None:
-    """Drop a queued job that is no longer wanted (an engine already running it re-checks state anyway)."""
-    session.query(Job).filter(Job.dedup_key == dedup_key, Job.locked_by.is_(None)).delete()
