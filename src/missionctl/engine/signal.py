@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from missionctl.engine import jobs
 from missionctl.engine.jobs import EARLIEST_KEY
 
 
@@ -36,7 +37,11 @@ class JobSignal:
 
 
 def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
-    """Ring `signal` after every commit of a session from `factory` that enqueued a job."""
+    """Write a transaction's enqueued jobs just before it commits, and ring `signal` once it has."""
+
+    @event.listens_for(factory, "before_commit")
+    def _before_commit(session: Session) -> None:
+        jobs.write_pending(session)
 
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
@@ -47,3 +52,4 @@ def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
     @event.listens_for(factory, "after_rollback")
     def _after_rollback(session: Session) -> None:
         session.info.pop(EARLIEST_KEY, None)
+        session.info.pop(jobs.PENDING_KEY, None)
