@@ -41,11 +41,12 @@ def _seed_incidents(url: str, count: int) -> None:
     from missionctl.incidents import service
     from missionctl.settings import Settings
 
-    ctx = build_context(Settings(database_url=url), clock=SystemClock())
+    # The server's engine (another process) works through the seeded incidents' timers meanwhile.
+    ctx = build_context(Settings(database_url=url, sqlite_busy_timeout_ms=60_000), clock=SystemClock())
     runbooks = [ctx.runbooks.get(r) for r in ("RB-001", "RB-002", "RB-003")]
-    for start in range(0, count, 500):
+    for start in range(0, count, 100):
         with ctx.write() as session:
-            for i in range(start, min(count, start + 500)):
+            for i in range(start, min(count, start + 100)):
                 service.declare(
                     session,
                     runbook=runbooks[i % 3],
