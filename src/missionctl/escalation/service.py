@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 
 from missionctl.catalog import ownership
 from missionctl.engine import jobs
-from missionctl.escalation import acklink, messages
+from missionctl.escalation import acklink, messages, reminders
 from missionctl.escalation.models import EscalationState
 from missionctl.escalation.policy import (
     ENGAGE_DEADLINE,
     EscalationStatus,
     Policy,
     Position,
-    action_item_reminders,
     job_is_current,
     next_position,
     slo_checkpoints,
@@ -29,7 +28,7 @@ from missionctl.escalation.policy import (
 )
 from missionctl.escalation.schemas import EscalationRead, PageRead
 from missionctl.incidents.lifecycle import Status, is_open
-from missionctl.incidents.models import ActionItem, Incident, RunbookVersion
+from missionctl.incidents.models import Incident, RunbookVersion
 from missionctl.incidents.timeline import note
 from missionctl.notifications import service as outbox
 from missionctl.notifications.models import Purpose
@@ -39,8 +38,6 @@ ACK_TIMEOUT = "escalation.ack_timeout"
 RUNBOOK_ESCALATION = "escalation.runbook"
 SLO = "incident.slo"
 ENGAGE = "incident.engage_deadline"
-UPDATE_DUE = "incident.update_reminder"
-ACTION_ITEM_DUE = "action_item.reminder"
 ACK_LINK_TTL = timedelta(hours=24)
 
 
@@ -104,7 +101,7 @@ def _set_clocks(session: Session, incident: Incident, now: datetime) -> None:
         f"runbook-escalation:{incident.id}",
         now,
     )
-    schedule_update_reminder(session, incident=incident, now=now)
+    reminders.schedule_update_reminder(session, incident=incident, now=now)
 
 
 def _enqueue(session: Session, kind: str, at: datetime, payload: dict[str, Any], key: str, now: datetime) -> None:
@@ -341,7 +338,7 @@ def on_reopened(session: Session, *, incident: Incident, now: datetime) -> None:
         return
     state.status, state.generation = EscalationStatus.ACTIVE, state.generation + 1
     _page_position(session, incident, state, Position(0, 0), now, reason="Incident reopened")
-    schedule_update_reminder(session, incident=incident, now=now)
+    reminders.schedule_update_reminder(session, incident=incident, now=now)
 
 
 def runbook_escalation(session: Session, *, payload: dict[str, Any], now: datetime) -> None:
@@ -428,157 +425,14 @@ def engage_deadline(session: Session, *, payload: dict[str, Any], now: datetime)
     note(session, incident, now, "engage_breach", "No page was delivered within 5 minutes of declaration")
 
 
-def schedule_update_reminder(session: Session, *, incident: Incident, now: datetime) -> None:
-    """Queue the reminder for the current `next_update_due_at` (the due time itself is the fence)."""
-    due = incident.next_update_due_at
-    if due is None:
-        return
-    _enqueue(
-        session,
-        UPDATE_DUE,
-        due,
-        {"incident_id": incident.id, "due": due.isoformat()},
-        f"update-due:{incident.id}:{due.isoformat()}",
-        now,
-    )
-
-
-def update_reminder(session: Session, *, payload: dict[str, Any], now: datetime) -> None:
-    """Job: a stakeholder update is due and none was posted — remind the commander, mark it overdue."""
-    incident = _incident(session, payload["incident_id"])
-    if incident is None or not is_open(Status(incident.status)) or incident.next_update_due_at is None:
-        return
-    if incident.next_update_due_at.isoformat() != payload["due"]:
-        return  # an update was posted (or the cadence changed) since
-    commander = next((r.assignee for r in incident.roles if r.role == "commander"), None)
-    note(
-        session,
-        incident,
-        now,
-        "update_overdue",
-        f"Stakeholder update overdue; reminded {commander or 'nobody (no commander)'}",
-    )
-    if commander is None:
-        return
-    subject, text = messages.update_reminder(incident)
-    _notify_person(
-        session,
-        incident=incident,
-        person_id=commander,
-        purpose=Purpose.UPDATE_REMINDER,
-        subject=subject,
-        text=text,
-        key=f"update-due-{incident.id}-{payload['due']}",
-        now=now,
-    )
-
-
-def _notify_person(
-    session: Session,
-    *,
-    incident: Incident,
-    person_id: str,
-    purpose: Purpose,
-    subject: str,
-    text: str,
-    key: str,
-    now: datetime,
-) -> None:
-    for method, _after in ownership.contact_plan(session, person_id)[:1]:
-        outbox.queue(
-            session,
-            outgoing=outbox.Outgoing(
-                purpose=purpose,
-                channel=method.kind,
-                address=method.address,
-                subject=subject,
-                body=text,
-                idempotency_key=f"{key}-{person_id}",
-                incident_id=incident.id,
-                person_id=person_id,
-                contact_label=method.label or method.kind,
-                payload={"type": f"incident.{purpose}", "incident": messages.incident_payload(incident)},
-            ),
-            due_at=now,
-            now=now,
-        )
-
-
-def on_update_posted(
-    session: Session, *, incident: Incident, update_id: int, message: str, author: str, now: datetime
-) -> None:
-    """Send the posted update to the service's stakeholder subscribers, and re-arm the cadence reminder."""
-    subject, text = messages.stakeholder_update(incident, message=message, author=author, posted_at=now)
-    for subscriber in ownership.subscribers_for(session, incident.service):
-        outbox.queue(
-            session,
-            outgoing=outbox.Outgoing(
-                purpose=Purpose.STAKEHOLDER_UPDATE,
-                channel=subscriber.kind,
-                address=subscriber.address,
-                subject=subject,
-                body=text,
-                idempotency_key=f"update-{update_id}-sub-{subscriber.id}",
-                incident_id=incident.id,
-                contact_label=subscriber.name or subscriber.kind,
-                payload={
-                    "type": "incident.update",
-                    "incident": messages.incident_payload(incident),
-                    "update": {
-                        "id": update_id,
-                        "message": message,
-                        "author": author,
-                        "posted_at": now.isoformat(),
-                    },
-                },
-            ),
-            due_at=now,
-            now=now,
-        )
-    schedule_update_reminder(session, incident=incident, now=now)
-
-
-def on_action_item_added(session: Session, *, item: ActionItem, now: datetime) -> None:
-    for kind, at in action_item_reminders(item.due_at, now):
-        _enqueue(session, ACTION_ITEM_DUE, at, {"item_id": item.id, "kind": kind}, f"ai:{item.id}:{kind}", now)
-
-
-def action_item_reminder(session: Session, *, payload: dict[str, Any], now: datetime) -> None:
-    """Job: remind the assignee of an open action item before and after its due date."""
-    item = session.get(ActionItem, payload["item_id"])
-    if item is None or item.status != "open":
-        return
-    incident = item.incident
-    overdue = payload["kind"] == "overdue"
-    subject, text = messages.action_item_reminder(incident, title=item.title, due_at=item.due_at, overdue=overdue)
-    note(
-        session,
-        incident,
-        now,
-        "action_item_reminder",
-        f"Reminded {item.assignee}: action item {'overdue' if overdue else 'due tomorrow'}: {item.title}",
-        item_id=item.id,
-    )
-    _notify_person(
-        session,
-        incident=incident,
-        person_id=item.assignee,
-        purpose=Purpose.ACTION_ITEM_REMINDER,
-        subject=subject,
-        text=text,
-        key=f"ai-{item.id}-{payload['kind']}",
-        now=now,
-    )
-
-
 HANDLERS = {
     STEP: step,
     ACK_TIMEOUT: ack_timeout,
     RUNBOOK_ESCALATION: runbook_escalation,
     SLO: slo_checkpoint,
     ENGAGE: engage_deadline,
-    UPDATE_DUE: update_reminder,
-    ACTION_ITEM_DUE: action_item_reminder,
+    reminders.UPDATE_DUE: reminders.update_reminder,
+    reminders.ACTION_ITEM_DUE: reminders.action_item_reminder,
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from missionctl.errors import Conflict, NotFound
+from missionctl.escalation import reminders
 from missionctl.escalation import service as escalation
 from missionctl.incidents import lifecycle
 from missionctl.incidents.lifecycle import ActionItemStatus, IncidentRole, Status, StepStatus, TransitionFacts
@@ -192,7 +193,7 @@ def change(
         )
         incident.severity = severity
         _reset_cadence(session, incident)
-        escalation.schedule_update_reminder(session, incident=incident, now=now)
+        reminders.schedule_update_reminder(session, incident=incident, now=now)
     return incident
 
 
@@ -340,7 +341,7 @@ def post_update(session: Session, *, incident_id: int, message: str, actor: str,
         incident.next_update_due_at = lifecycle.next_update_due(now, incident.update_every_minutes)
     record_event(incident, now, actor, "update_posted", f"Stakeholder update: {message}")
     session.flush()
-    escalation.on_update_posted(session, incident=incident, update_id=update.id, message=message, author=actor, now=now)
+    reminders.on_update_posted(session, incident=incident, update_id=update.id, message=message, author=actor, now=now)
     return update
 
 
@@ -397,7 +398,7 @@ def add_action_item(
         due_at=due_at.isoformat(),
     )
     session.flush()
-    escalation.on_action_item_added(session, item=item, now=now)
+    reminders.on_action_item_added(session, item=item, now=now)
     return item
 
 
