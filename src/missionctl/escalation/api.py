@@ -24,7 +24,7 @@ border-radius:.4rem;cursor:pointer}}</style></head><body>{body}</body></html>"""
 
 
 def _claim(ctx: Ctx, token: str) -> acklink.AckClaim:
-    with ctx.read() as session:
+    with ctx.write() as session:  # the signing secret is created on first use
         secret = outbox.server_secret(session, name="ack_link", now=ctx.clock.now())
     return acklink.read_token(secret, token, now=ctx.clock.now())
 
