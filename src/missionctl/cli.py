@@ -22,6 +22,7 @@ from missionctl.incidents.cli import incident_app
 from missionctl.oncall.cli import oncall_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
+from missionctl.signals.cli import route_app
 
 app = typer.Typer(help="Mission Control: incident response with runbooks as code.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -29,6 +30,7 @@ token_app = typer.Typer(help="API tokens (local admin commands).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(runbook_app, name="runbook")
+app.add_typer(route_app, name="route")
 app.add_typer(incident_app, name="incident")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(oncall_app, name="oncall")

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Folders of user runbooks (*.yaml); a user runbook overrides a built-in one with its id",
     )
+    routes_file: Path | None = Field(default=None, description="YAML routing rules for inbound alerts")
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = Field(default="", description="Base URL people reach the server at (links in pages)")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 RUNBOOK_ID_PATTERN = r"^RB-\d{3,}$"
 ACTION_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
@@ -32,9 +33,24 @@ class Trigger(_Strict):
     """When this runbook applies: prose for people, `detectors` for machines (filled by the signals work)."""
 
     summary: NonEmpty
+    match: dict[NonEmpty, NonEmpty] = Field(
+        default_factory=dict,
+        description="Default alert routing: label name → regular expression (full match, case-insensitive); "
+        "an alert whose labels all match opens this runbook",
+    )
     detectors: list[dict[str, Any]] = Field(
         default_factory=list, description="Machine-readable trigger definitions; reserved for detectors"
     )
+
+    @field_validator("match")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"match.{label}: not a regular expression ({exc})") from None
+        return value
 
 
 class Step(_Strict):
