@@ -24,6 +24,7 @@ from missionctl.oncall import api as oncall_api
 from missionctl.postmortems import api as postmortems_api
 from missionctl.runbooks import api as runbooks_api
 from missionctl.settings import Settings
+from missionctl.signals import api as signals_api
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     _install_error_handlers(app)
     app.include_router(health_api.router)
     app.include_router(escalation_api.router)
-    for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api):
+    for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):
         app.include_router(module.router, prefix="/api/v1")
     return app
 

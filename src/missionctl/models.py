@@ -7,6 +7,7 @@ from missionctl.engine import models as engine_models
 from missionctl.escalation import models as escalation_models
 from missionctl.incidents import models as incident_models
 from missionctl.notifications import models as notification_models
+from missionctl.signals import models as signal_models
 
 metadata = Base.metadata
 
@@ -18,4 +19,5 @@ __all__ = [
     "incident_models",
     "metadata",
     "notification_models",
+    "signal_models",
 ]

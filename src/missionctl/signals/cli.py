@@ -11,15 +11,18 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from missionctl.context import build_context
 from missionctl.errors import InvalidInput
 from missionctl.runbooks.loader import load_registry
 from missionctl.settings import load_settings
-from missionctl.signals import alertmanager, grafana, pagerduty
+from missionctl.signals import alertmanager, grafana, integrations, pagerduty
 from missionctl.signals.events import SignalEvent
+from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.routing import Route, RoutesFile, route
 
 route_app = typer.Typer(help="Alert routing.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
 
 
 def read_routes(path: Path | None) -> list[Route]:
@@ -72,3 +75,36 @@ def test_route(
         for line in result.trace:
             out.print(f"    {line}")
     raise typer.Exit(1 if unroutable else 0)
+
+
+integration_app = typer.Typer(help="Integration keys for alert sources (local admin commands).", no_args_is_help=True)
+
+
+@integration_app.command("create")
+def create_integration(
+    service: Annotated[str, typer.Option(help="Service id from the catalog")],
+    kind: Annotated[IntegrationKind, typer.Option(help="alertmanager, grafana or pagerduty")],
+    name: Annotated[str | None, typer.Option(help="A name to recognise it by")] = None,
+) -> None:
+    """Create a key (printed only this once) for one alert source and service."""
+    ctx = build_context(load_settings())
+    try:
+        with ctx.write() as session:
+            issued = integrations.create(session, kind=kind, service_id=service, name=name, now=ctx.clock.now())
+    finally:
+        ctx.dispose()
+    err.print(f"Created {kind} integration #{issued.record.id} for service {service}:")
+    print(issued.key)
+
+
+@integration_app.command("list")
+def list_integrations() -> None:
+    """List integrations (never the keys)."""
+    ctx = build_context(load_settings())
+    try:
+        with ctx.read() as session:
+            for r in integrations.listing(session):
+                state = "revoked" if r.revoked_at else "active"
+                out.print(f"#{r.id}\t{r.kind}\t{r.service_id}\t{r.name}\t{r.key_prefix}…\t{state}")
+    finally:
+        ctx.dispose()
