@@ -29,6 +29,16 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 ActionName = Annotated[str, Field(pattern=ACTION_NAME_PATTERN, description="Name of an automation action")]
 
 
+def check_label_patterns(value: dict[str, str]) -> dict[str, str]:
+    """A label → regular-expression mapping whose every pattern compiles (shared with alert routes)."""
+    for label, pattern in value.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{label}: not a regular expression ({exc})") from None
+    return value
+
+
 class Trigger(_Strict):
     """When this runbook applies: prose for people, `detectors` for machines (filled by the signals work)."""
 
@@ -45,12 +55,7 @@ class Trigger(_Strict):
     @field_validator("match")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for label, pattern in value.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"match.{label}: not a regular expression ({exc})") from None
-        return value
+        return check_label_patterns(value)
 
 
 class Step(_Strict):

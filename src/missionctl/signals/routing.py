@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from missionctl.runbooks.schemas import Runbook, Severity
+from missionctl.runbooks.schemas import Runbook, Severity, check_label_patterns
 
 # The words alerting tools use, mapped to Mission Control severities (the runbook default otherwise).
 SOURCE_SEVERITY: dict[str, Severity] = {
@@ -44,12 +44,7 @@ class Route(BaseModel):
     @field_validator("match")
     @classmethod
     def _compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for label, pattern in value.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{label}: not a regular expression ({exc})") from None
-        return value
+        return check_label_patterns(value)
 
 
 class RoutesFile(BaseModel):
