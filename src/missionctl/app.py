@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +27,8 @@ from missionctl.postmortems import api as postmortems_api
 from missionctl.runbooks import api as runbooks_api
 from missionctl.settings import Settings
 from missionctl.signals import api as signals_api
+from missionctl.signals import inbound
+from missionctl.signals.ingest import Ingest
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +46,27 @@ _HTTP_CODES = {
 def create_app(settings: Settings, *, clock: Clock | None = None, context: AppContext | None = None) -> FastAPI:
     """Build the app. Pass `context` to share one database and clock with other entry points (tests)."""
     ctx = context or build_context(settings, clock=clock)
+    ingest = Ingest.build(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        ingest.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Mission Control",
         version=__version__,
         description="Incident response: runbooks as code, incidents with live recovery-SLO clocks.",
     )
     app.state.context = ctx
+    app.state.ingest = ingest
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     _install_error_handlers(app)
     app.include_router(health_api.router)
     app.include_router(escalation_api.router)
+    app.include_router(inbound.router)
     for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default=None, description="Standard Webhooks secret (whsec_...); generated and stored if unset"
     )
 
+    # Inbound alerts (Alertmanager, Grafana, PagerDuty Events v2).
+    ingest_rate_per_key: float = Field(
+        default=50.0, ge=0, description="Requests per second one integration key may send; 0: no limit"
+    )
+    ingest_burst_per_key: int = Field(default=500, ge=1, description="Requests one key may send at once")
+    ingest_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest inbound payload accepted")
+    ingest_max_batch_events: int = Field(
+        default=5000, ge=1, description="Most events one group commit writes (requests arriving together)"
+    )
+
     # Time itself, for end-to-end tests and demos only: run the clock `clock_speed` times faster than
     # the wall clock from `clock_anchor`. Every process of one installation must use the same values.
     clock_speed: float = Field(default=1.0, gt=0)

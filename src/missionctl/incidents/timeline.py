@@ -17,11 +17,18 @@ def record_event(incident: Incident, now: datetime, actor: str, kind: str, summa
     incident.timeline.append(TimelineEvent(at=now, actor=actor, kind=kind, summary=summary, data=data))
 
 
-def note(session: Session, incident: Incident, now: datetime, kind: str, summary: str, **data: Any) -> None:
-    """Record by the system. Appends to a loaded timeline; otherwise inserts without loading it (jobs)."""
+def note(
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    kind: str,
+    summary: str,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    **data: Any,
+) -> None:
+    """Record by the system (or `actor`). Appends to a loaded timeline; otherwise inserts without loading it."""
     if "timeline" in inspect(incident).unloaded:
-        session.add(
-            TimelineEvent(incident_id=incident.id, at=now, actor=SYSTEM_ACTOR, kind=kind, summary=summary, data=data)
-        )
+        session.add(TimelineEvent(incident_id=incident.id, at=now, actor=actor, kind=kind, summary=summary, data=data))
     else:
-        record_event(incident, now, SYSTEM_ACTOR, kind, summary, **data)
+        record_event(incident, now, actor, kind, summary, **data)

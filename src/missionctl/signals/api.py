@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from missionctl.deps import Admin, Ctx, Viewer
 from missionctl.signals import integrations
@@ -28,8 +28,9 @@ def list_integrations(ctx: Ctx, _: Viewer) -> list[IntegrationRead]:
 
 
 @router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_integration(integration_id: int, ctx: Ctx, _: Admin) -> Response:
-    """Refuse events with this key from now on."""
+def revoke_integration(integration_id: int, ctx: Ctx, _: Admin, request: Request) -> Response:
+    """Refuse events with this key from now on (other processes stop accepting it within seconds)."""
     with ctx.write() as session:
         integrations.revoke(session, integration_id=integration_id, now=ctx.clock.now())
+    request.app.state.ingest.keys.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from missionctl.errors import InvalidInput
 
-SignalSource = Literal["alertmanager", "grafana", "pagerduty"]
+SignalSource = Literal["alertmanager", "grafana", "pagerduty", "detector"]
 
 ROOT = "body"  # how the path of the whole payload is written in error messages
 MAX_REPORTED_PROBLEMS = 5

@@ -1,0 +1,366 @@
+"""Inbound alerts from request to row: key check, rate limit, parse, route, then one commit for many requests.
+
+The request path stays lean (a cached key lookup, a token bucket, the parser, the pure router) and hands
+its routed events to the `GroupCommitter`: one thread that writes every submission waiting for it in
+one transaction, then answers them all. Under load, hundreds of requests share a commit; idle, a lone
+request waits only for its own. A request is answered only after its events (or its dead letter) are
+committed, so an accepted alert is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from missionctl.catalog import models as catalog_models
+from missionctl.context import AppContext
+from missionctl.errors import InvalidInput, MissionControlError
+from missionctl.notifications.throttle import TokenBucket
+from missionctl.runbooks.schemas import Runbook
+from missionctl.signals import alertmanager, grafana, pagerduty
+from missionctl.signals.events import SignalAction, SignalEvent
+from missionctl.signals.integrations import IntegrationKind
+from missionctl.signals.models import DeadLetter, Integration
+from missionctl.signals.pipeline import Applied, RoutedEvent, apply
+from missionctl.signals.routing import Route, RoutesFile, route
+
+log = logging.getLogger(__name__)
+
+KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this, on every process
+KEY_CACHE_SIZE = 10_000
+MAX_TRACE_LINES = 20
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Keys
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    integration_id: int
+    kind: IntegrationKind
+    service_id: str
+    name: str
+    service_exists: bool
+
+    @property
+    def origin(self) -> str:
+        return f"integration:{self.integration_id}"
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind} integration {self.name!r}"
+
+
+class KeyCache:
+    """Integration keys by SHA-256, cached for a few seconds (misses too, so a bad key cannot flood the DB)."""
+
+    def __init__(self, ctx: AppContext, *, ttl: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE) -> None:
+        self._ctx = ctx
+        self._ttl = ttl
+        self._size = size
+        self._entries: OrderedDict[str, tuple[float, KeyInfo | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, key: str) -> tuple[str, KeyInfo | None, bool]:
+        """(digest, info, hit); on a miss call `load(digest)` off the event loop."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is not None and entry[0] > time.monotonic():
+            return digest, entry[1], True
+        return digest, None, False
+
+    def load(self, digest: str) -> KeyInfo | None:
+        with self._ctx.read() as session:
+            info = _key_info(session, digest)
+        with self._lock:
+            self._entries[digest] = (time.monotonic() + self._ttl, info)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return info
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _key_info(session: Session, digest: str) -> KeyInfo | None:
+    record = session.scalars(select(Integration).where(Integration.key_hash == digest)).one_or_none()
+    if record is None or record.revoked_at is not None:
+        return None
+    exists = session.get(catalog_models.Service, record.service_id) is not None
+    return KeyInfo(record.id, IntegrationKind(record.kind), record.service_id, record.name, exists)
+
+
+class KeyRateLimit:
+    """A token bucket per integration key; `rate` 0 turns limiting off."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[int, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, integration_id: int) -> float:
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            bucket = self._buckets.get(integration_id)
+            if bucket is None:
+                bucket = self._buckets[integration_id] = TokenBucket(self.rate, self.burst)
+            return bucket.take(time.monotonic())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parse and route
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class Unroutable(InvalidInput):
+    """An alert that no route and no runbook default places; the trace says what was tried."""
+
+    code = "unroutable"
+
+
+class UnknownService(InvalidInput):
+    code = "unknown_service"
+
+
+PARSERS: dict[IntegrationKind, Callable[[bytes], list[SignalEvent]]] = {
+    IntegrationKind.ALERTMANAGER: alertmanager.parse,
+    IntegrationKind.GRAFANA: grafana.parse,
+    IntegrationKind.PAGERDUTY: lambda body: [pagerduty.parse(body)[1]],
+}
+
+
+def route_events(
+    events: Sequence[SignalEvent], key: KeyInfo, *, rules: Sequence[Route], runbooks: dict[str, Runbook]
+) -> list[RoutedEvent]:
+    """Route every event of one payload, or raise for the first that cannot be placed (nothing is taken)."""
+    if not key.service_exists:
+        raise UnknownService(
+            f"integration {key.name!r} is bound to service {key.service_id!r}, which is not in the catalog",
+            details={"service": key.service_id},
+        )
+    routed = []
+    all_runbooks = list(runbooks.values())
+    for index, event in enumerate(events):
+        # The key decides the service; an event without an `alertname` (PagerDuty's) routes by its summary.
+        labels = {"alertname": event.summary, **event.labels, "service": key.service_id}
+        result = route(labels, rules=rules, runbooks=all_runbooks, source_severity=event.severity)
+        decision = result.decision
+        problem = None
+        if decision is None:
+            problem = "no route or runbook default matches"
+        elif not runbooks[decision.runbook_id].applies_to(decision.service):
+            problem = f"runbook {decision.runbook_id} does not cover service {decision.service!r}"
+        if problem is not None and event.action is not SignalAction.TRIGGER:
+            decision = None  # acknowledging or resolving acts on the alert as it was routed when it fired
+        elif problem is not None:
+            where = f"alerts[{index}]" if len(events) > 1 else "alert"
+            raise Unroutable(
+                f"{where} ({event.summary!r}) cannot be routed: {problem}",
+                details={"alert": index, "labels": event.labels, "trace": result.trace[:MAX_TRACE_LINES]},
+            )
+        routed.append(RoutedEvent(key.origin, event, decision, actor=key.actor))
+    return routed
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Group commit
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Submission:
+    """What one request hands in: routed events to apply, or a dead letter to keep (then refuse)."""
+
+    routed: list[RoutedEvent] = field(default_factory=list)
+    dead_letter: dict[str, Any] | None = None
+    # Filled by the committer:
+    incidents: list[int | None] = field(default_factory=list)  # per routed event
+    dead_letter_id: int | None = None
+    error: BaseException | None = None
+    _done: Callable[[], object] | None = None
+
+
+def dead_letter_row(
+    *, source: str, key: KeyInfo | None, error: MissionControlError, body: bytes, now: datetime
+) -> dict[str, Any]:
+    details = error.details if isinstance(error.details, dict) else {"details": error.details}
+    return {
+        "received_at": now,
+        "source": source,
+        "integration_id": key.integration_id if key else None,
+        "reason": error.code,
+        "error": error.message,
+        "details": json.loads(json.dumps(details, default=str)),
+        "body": body.decode("utf-8", errors="replace"),
+        "body_truncated": False,
+        "status": "pending",
+    }
+
+
+class GroupCommitter:
+    """One writer thread; each transaction takes everything submitted while the previous one ran."""
+
+    def __init__(self, ctx: AppContext, *, max_events: int) -> None:
+        self._ctx = ctx
+        self._max_events = max_events
+        self._queue: deque[Submission] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.batches = 0
+        self.events = 0
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="missionctl-ingest", daemon=True)
+            self._thread.start()
+
+    async def submit(self, submission: Submission) -> Submission:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        submission._done = lambda: loop.call_soon_threadsafe(done.set)
+        self._put(submission)
+        await done.wait()
+        return submission
+
+    def submit_sync(self, submission: Submission, *, timeout: float = 60.0) -> Submission:
+        done = threading.Event()
+        submission._done = done.set
+        self._put(submission)
+        if not done.wait(timeout):
+            raise TimeoutError("the ingest writer did not answer in time")
+        return submission
+
+    def _put(self, submission: Submission) -> None:
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("ingest is shutting down")
+            self._ensure_started()
+            self._queue.append(submission)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _take(self) -> list[Submission] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            batch: list[Submission] = []
+            count = 0
+            while self._queue and (not batch or count + len(self._queue[0].routed) <= self._max_events):
+                item = self._queue.popleft()
+                batch.append(item)
+                count += len(item.routed) + 1
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            try:
+                self._write(batch)
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("ingest write failed")
+                    batch[0].error = RuntimeError("the alert could not be stored; retry")
+                else:
+                    # One bad submission must not fail the others: write each on its own.
+                    log.warning("ingest batch of %d failed; writing each submission alone", len(batch))
+                    for item in batch:
+                        try:
+                            self._write([item])
+                        except Exception:
+                            log.exception("ingest write failed")
+                            item.error = RuntimeError("the alert could not be stored; retry")
+            for item in batch:
+                assert item._done is not None
+                item._done()
+
+    def _write(self, batch: list[Submission]) -> None:
+        now = self._ctx.clock.now()
+        routed = [event for item in batch for event in item.routed]
+        with self._ctx.write() as session:
+            applied = apply(session, routed, runbooks=self._ctx.runbooks, now=now) if routed else Applied()
+            kept = [(item, DeadLetter(**item.dead_letter)) for item in batch if item.dead_letter is not None]
+            if kept:
+                session.add_all([letter for _, letter in kept])
+                session.flush()
+        for item, letter in kept:
+            item.dead_letter_id = letter.id
+        for item in batch:
+            item.incidents = [applied.incidents.get((r.origin, r.event.dedup_key)) for r in item.routed]
+        self.batches += 1
+        self.events += len(routed)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# What the endpoints share
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def load_routes(path: Path | None) -> list[Route]:
+    """The rules in a routes file (none if no file is configured); a bad file names itself and the problem."""
+    if path is None:
+        return []
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path}: {exc}", code="routes_invalid") from exc
+    try:
+        return RoutesFile.model_validate(data).routes
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        raise InvalidInput(f"{path}: {'; '.join(problems)}", code="routes_invalid", details=problems) from exc
+
+
+@dataclass
+class Ingest:
+    """Everything the ingest endpoints need, built once per app."""
+
+    ctx: AppContext
+    keys: KeyCache
+    limit: KeyRateLimit
+    committer: GroupCommitter
+    rules: list[Route]
+    runbooks: dict[str, Runbook]
+
+    @classmethod
+    def build(cls, ctx: AppContext) -> Ingest:
+        s = ctx.settings
+        return cls(
+            ctx=ctx,
+            keys=KeyCache(ctx),
+            limit=KeyRateLimit(s.ingest_rate_per_key, s.ingest_burst_per_key),
+            committer=GroupCommitter(ctx, max_events=s.ingest_max_batch_events),
+            rules=load_routes(s.routes_file),
+            runbooks={loaded.runbook.id: loaded.runbook for loaded in ctx.runbooks.all()},
+        )
+
+    def close(self) -> None:
+        self.committer.close()

@@ -1,0 +1,419 @@
+"""Apply routed alerts to the database: deduplicate, group into incidents, open them, record recoveries.
+
+One call handles a whole batch (the ingest group commit hands in every request that arrived while the
+previous batch was being written). Events for the same alert are merged in memory first, so a storm of
+repeats costs one row update per alert per batch, not one per delivery; state changes are written
+with one statement per kind; the incident work (open, join, acknowledge, recover) happens once per
+incident per batch.
+
+An alert's life: the first TRIGGER *fires* it (joins the open incident of its service and runbook, or
+opens one); later TRIGGERs are repeats (counted, latest labels kept, nothing else). ACKNOWLEDGE (sources
+that have it, like PagerDuty) acknowledges its incident. RESOLVE marks it recovered on the incident's
+timeline; when the last firing alert of an incident recovers the timeline says so, and the incident
+stays open: resolving is the commander's decision. A TRIGGER after a RESOLVE fires the alert again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from missionctl.catalog import ownership
+from missionctl.incidents import lifecycle
+from missionctl.incidents import service as incidents
+from missionctl.incidents.lifecycle import OPEN_STATUSES
+from missionctl.incidents.models import Incident
+from missionctl.incidents.timeline import SYSTEM_ACTOR, note
+from missionctl.runbooks.loader import RunbookRegistry
+from missionctl.runbooks.schemas import Severity
+from missionctl.signals.events import SignalAction, SignalEvent
+from missionctl.signals.models import SignalAlert, SignalGroup
+from missionctl.signals.routing import Decision
+
+log = logging.getLogger(__name__)
+
+FIRING = "firing"
+ACKNOWLEDGED = "acknowledged"
+RESOLVED = "resolved"
+
+UNASSIGNED = "unassigned"
+TIMELINE_ALERTS = 20  # alerts listed by name in one timeline entry; the rest are counted
+_KEY_CHUNK = 400  # (origin, dedup_key) pairs per lookup statement
+_SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}  # SEV1 first
+
+_alerts = cast(Table, SignalAlert.__table__)
+
+
+@dataclass(frozen=True)
+class RoutedEvent:
+    """One inbound event with the routing decision made for it.
+
+    `origin` names who may speak for the alert: `integration:<id>` or `detector:<name>`.
+    """
+
+    origin: str
+    event: SignalEvent
+    decision: Decision | None  # acknowledge and resolve events need none: they act on a known alert
+    actor: str = "signal"
+
+
+@dataclass
+class _Alert:
+    """An alert's row as this batch changes it."""
+
+    id: int | None
+    origin: str
+    dedup_key: str
+    status: str | None  # None: not stored yet
+    incident_id: int | None
+    received_count: int
+    values: dict[str, Any] = field(default_factory=dict)
+    fired: RoutedEvent | None = None  # the event that fired it in this batch
+    acknowledged: RoutedEvent | None = None
+    recovered: RoutedEvent | None = None
+    dirty: bool = False
+
+
+@dataclass
+class Applied:
+    """What a batch did, for answers and metrics."""
+
+    fired: int = 0
+    repeats: int = 0
+    recovered: int = 0
+    acknowledged: int = 0
+    ignored: int = 0
+    opened: list[int] = field(default_factory=list)
+    incidents: dict[tuple[str, str], int] = field(default_factory=dict)  # (origin, dedup_key) → incident
+
+
+def apply(session: Session, items: Sequence[RoutedEvent], *, runbooks: RunbookRegistry, now: datetime) -> Applied:
+    """Record `items` (in arrival order) in the caller's transaction."""
+    result = Applied()
+    if not items:
+        return result
+    alerts = _load(session, {(i.origin, i.event.dedup_key) for i in items})
+    for item in items:
+        key = (item.origin, item.event.dedup_key)
+        alert = alerts.get(key)
+        if alert is None:
+            alert = alerts[key] = _Alert(None, item.origin, item.event.dedup_key, None, None, 0)
+        _step(alert, item, now, result)
+    _attach_fired(session, [a for a in alerts.values() if a.fired], runbooks, now, result)
+    _write(session, alerts.values(), now)
+    _acknowledge(session, [a for a in alerts.values() if a.acknowledged and a.incident_id], now, result)
+    _recover(session, [a for a in alerts.values() if a.recovered and a.incident_id], now)
+    result.incidents = {(a.origin, a.dedup_key): a.incident_id for a in alerts.values() if a.incident_id}
+    return result
+
+
+def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Alert]:
+    found: dict[tuple[str, str], _Alert] = {}
+    ordered = sorted(keys)
+    c = _alerts.c
+    for start in range(0, len(ordered), _KEY_CHUNK):
+        chunk = ordered[start : start + _KEY_CHUNK]
+        query = select(c.id, c.origin, c.dedup_key, c.status, c.incident_id, c.received_count).where(
+            tuple_(c.origin, c.dedup_key).in_(chunk)
+        )
+        for row in session.execute(query):
+            found[(row.origin, row.dedup_key)] = _from_row(row)
+    return found
+
+
+def _from_row(row: Row[Any, Any, Any, Any, Any, Any]) -> _Alert:
+    return _Alert(row.id, row.origin, row.dedup_key, row.status, row.incident_id, row.received_count)
+
+
+def _step(alert: _Alert, item: RoutedEvent, now: datetime, result: Applied) -> None:
+    """Advance one alert by one event, in memory."""
+    event = item.event
+    action = event.action
+    if action is SignalAction.TRIGGER:
+        if alert.status in (None, RESOLVED):
+            alert.status, alert.fired, alert.recovered = FIRING, item, None
+            alert.values.update(fired_at=now, resolved_at=None, **_routing(item))
+            if alert.id is not None:
+                alert.incident_id = None  # fired again: it joins whatever incident is open now
+            result.fired += 1
+        else:
+            result.repeats += 1
+        alert.values.update(_content(event, now))
+        alert.received_count += 1
+        alert.dirty = True
+    elif alert.status is None or alert.status == RESOLVED:
+        result.ignored += 1  # acknowledging or resolving an alert we never saw firing (or already resolved)
+    elif action is SignalAction.ACKNOWLEDGE:
+        if alert.status == FIRING:
+            alert.status, alert.acknowledged = ACKNOWLEDGED, item
+            result.acknowledged += 1
+        alert.received_count += 1
+        alert.values["last_seen_at"] = now
+        alert.dirty = True
+    else:  # RESOLVE
+        alert.status, alert.recovered, alert.acknowledged = RESOLVED, item, None
+        alert.received_count += 1
+        alert.values.update(resolved_at=event.ended_at or now, last_seen_at=now)
+        alert.dirty = True
+        result.recovered += 1
+
+
+def _routing(item: RoutedEvent) -> dict[str, Any]:
+    d = item.decision
+    assert d is not None, "a trigger is routed before it is applied"
+    return {
+        "source": item.event.source,
+        "service_id": d.service,
+        "runbook_id": d.runbook_id,
+        "severity": d.severity,
+        "rule": d.rule[:200],
+    }
+
+
+def _content(event: SignalEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "summary": event.summary[:1024],
+        "labels": event.labels,
+        "annotations": event.annotations,
+        "links": event.links,
+        "starts_at": event.started_at,
+        "last_seen_at": now,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Incidents
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _attach_fired(
+    session: Session, fired: list[_Alert], runbooks: RunbookRegistry, now: datetime, result: Applied
+) -> None:
+    """Join each newly firing alert to its group's open incident, opening one where there is none."""
+    groups: dict[tuple[str, str], list[_Alert]] = {}
+    for alert in fired:
+        assert alert.fired is not None and alert.fired.decision is not None
+        decision = alert.fired.decision
+        groups.setdefault((decision.service, decision.runbook_id), []).append(alert)
+    for (service_id, runbook_id), members in sorted(groups.items()):
+        incident = _open_incident(session, service_id, runbook_id)
+        if incident is None:
+            incident = _declare(session, members, runbooks, now)
+            result.opened.append(incident.id)
+            _set_group(session, service_id, runbook_id, incident.id)
+            _note_fired(session, incident, members, now, opened=True)
+        else:
+            _note_fired(session, incident, members, now, opened=False)
+        for alert in members:
+            alert.incident_id = incident.id
+            alert.values["incident_id"] = incident.id
+
+
+def _open_incident(session: Session, service_id: str, runbook_id: str) -> Incident | None:
+    """The open incident alerts for this service and runbook join: the group's, else one a person declared.
+
+    The group row is locked first (PostgreSQL), so two engines never both open an incident for one group.
+    """
+    group = _lock_group(session, service_id, runbook_id)
+    if group.incident_id is not None:
+        incident = session.get(Incident, group.incident_id)
+        if incident is not None and incident.status in OPEN_STATUSES:
+            return incident
+    declared = session.scalars(
+        select(Incident)
+        .where(
+            Incident.service == service_id,
+            Incident.runbook_id == runbook_id,
+            Incident.status.in_(sorted(OPEN_STATUSES)),
+        )
+        .order_by(Incident.declared_at.desc(), Incident.id.desc())
+        .limit(1)
+    ).first()
+    if declared is not None:
+        group.incident_id = declared.id
+    return declared
+
+
+def _lock_group(session: Session, service_id: str, runbook_id: str) -> SignalGroup:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            pg_insert(SignalGroup)
+            .values(service_id=service_id, runbook_id=runbook_id, incident_id=None)
+            .on_conflict_do_nothing()
+        )
+        return session.scalars(
+            select(SignalGroup)
+            .where(SignalGroup.service_id == service_id, SignalGroup.runbook_id == runbook_id)
+            .with_for_update()
+        ).one()
+    group = session.get(SignalGroup, (service_id, runbook_id))  # SQLite: the whole batch holds the write lock
+    if group is None:
+        group = SignalGroup(service_id=service_id, runbook_id=runbook_id, incident_id=None)
+        session.add(group)
+    return group
+
+
+def _set_group(session: Session, service_id: str, runbook_id: str, incident_id: int) -> None:
+    group = session.get(SignalGroup, (service_id, runbook_id))
+    assert group is not None
+    group.incident_id = incident_id
+
+
+def _declare(session: Session, members: list[_Alert], runbooks: RunbookRegistry, now: datetime) -> Incident:
+    first = members[0].fired
+    assert first is not None and first.decision is not None
+    decision = first.decision
+    severity = min(
+        (Severity(a.fired.decision.severity) for a in members if a.fired and a.fired.decision),
+        key=lambda s: _SEVERITY_ORDER[s],
+    )
+    title = first.event.summary if len(members) == 1 else f"{first.event.summary} (+{len(members) - 1} more alerts)"
+    return incidents.declare(
+        session,
+        runbook=runbooks.get(decision.runbook_id),
+        service=decision.service,
+        title=title[:300],
+        severity=severity,
+        commander=_commander(session, decision.service, now),
+        actor=first.actor,
+        now=now,
+    )
+
+
+def _commander(session: Session, service_id: str, now: datetime) -> str:
+    """Who commands an incident no person declared: the first person the service's policy pages first."""
+    policy = ownership.policy_for_service(session, service_id)
+    if policy is None:
+        return UNASSIGNED
+    for target in policy.levels[0].targets:
+        people = ownership.resolve_target(
+            session, target=target.model_dump(), service_id=service_id, incident_roles={}, at=now
+        ).people
+        if people:
+            return people[0]
+    return UNASSIGNED
+
+
+def _describe(alerts: Iterable[_Alert], pick: str) -> list[dict[str, Any]]:
+    described = []
+    for alert in alerts:
+        item: RoutedEvent | None = getattr(alert, pick)
+        assert item is not None
+        described.append(
+            {
+                "dedup_key": alert.dedup_key,
+                "source": item.event.source,
+                "summary": item.event.summary[:300],
+                "labels": item.event.labels,
+                "rule": item.decision.rule if item.decision else None,
+            }
+        )
+    return described
+
+
+def _summary(verb: str, alerts: list[_Alert], pick: str) -> str:
+    item: RoutedEvent | None = getattr(alerts[0], pick)
+    assert item is not None
+    if len(alerts) == 1:
+        return f"{verb} ({item.event.source}): {item.event.summary}"
+    return f"{len(alerts)} alerts {verb.lower()}, first: {item.event.summary}"
+
+
+def _note_fired(session: Session, incident: Incident, members: list[_Alert], now: datetime, *, opened: bool) -> None:
+    shown = members[:TIMELINE_ALERTS]
+    note(
+        session,
+        incident,
+        now,
+        "signal_fired",
+        _summary("Alert firing", members, "fired") + (" — opened this incident" if opened else ""),
+        actor=members[0].fired.actor if members[0].fired else SYSTEM_ACTOR,
+        count=len(members),
+        alerts=_describe(shown, "fired"),
+        opened=opened,
+    )
+
+
+def _acknowledge(session: Session, acked: list[_Alert], now: datetime, result: Applied) -> None:
+    by_incident: dict[int, list[_Alert]] = {}
+    for alert in acked:
+        assert alert.incident_id is not None
+        by_incident.setdefault(alert.incident_id, []).append(alert)
+    for incident_id, members in sorted(by_incident.items()):
+        incident = session.get(Incident, incident_id)
+        if incident is None or not lifecycle.is_open(lifecycle.Status(incident.status)):
+            continue
+        item = members[0].acknowledged
+        assert item is not None
+        note(
+            session,
+            incident,
+            now,
+            "signal_acknowledged",
+            _summary("Alert acknowledged at the source", members, "acknowledged"),
+            actor=item.actor,
+            count=len(members),
+            alerts=_describe(members[:TIMELINE_ALERTS], "acknowledged"),
+        )
+        if incident.acknowledged_at is None:
+            incidents.acknowledge(session, incident_id=incident_id, actor=item.actor, now=now)
+
+
+def _recover(session: Session, recovered: list[_Alert], now: datetime) -> None:
+    by_incident: dict[int, list[_Alert]] = {}
+    for alert in recovered:
+        assert alert.incident_id is not None
+        by_incident.setdefault(alert.incident_id, []).append(alert)
+    c = _alerts.c
+    for incident_id, members in sorted(by_incident.items()):
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            continue
+        still_firing = session.scalar(
+            select(c.id).where(c.incident_id == incident_id, c.status.in_((FIRING, ACKNOWLEDGED))).limit(1)
+        )
+        note(
+            session,
+            incident,
+            now,
+            "signal_recovered",
+            _summary("Signal recovered", members, "recovered")
+            + ("" if still_firing else " — no alerts are firing for this incident now"),
+            actor=members[0].recovered.actor if members[0].recovered else SYSTEM_ACTOR,
+            count=len(members),
+            alerts=_describe(members[:TIMELINE_ALERTS], "recovered"),
+            all_recovered=still_firing is None,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _write(session: Session, alerts: Iterable[_Alert], now: datetime) -> None:
+    """One multi-row INSERT for new alerts and one executemany UPDATE per set of changed columns."""
+    inserts: list[dict[str, Any]] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for alert in alerts:
+        if not alert.dirty:
+            continue
+        values = {**alert.values, "status": alert.status, "received_count": alert.received_count}
+        if alert.id is None:
+            inserts.append({"origin": alert.origin, "dedup_key": alert.dedup_key, "first_seen_at": now, **values})
+        else:
+            columns = tuple(sorted(values))
+            updates.setdefault(columns, []).append({"b_id": alert.id, **{f"b_{k}": v for k, v in values.items()}})
+    if inserts:
+        session.execute(_alerts.insert(), inserts)
+    c = _alerts.c
+    for columns, rows in updates.items():
+        statement = _alerts.update().where(c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns})
+        session.execute(statement, rows)

@@ -1,0 +1,280 @@
+"""Alert ingestion over HTTP: keys, dedup, grouping into incidents, recovery, refusals kept as dead letters."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from missionctl.auth.roles import Role
+from missionctl.catalog import loader as catalog_loader
+from missionctl.catalog import service as catalog
+from missionctl.clock import FrozenClock
+from missionctl.context import AppContext
+from missionctl.incidents.models import Incident, TimelineEvent
+from missionctl.settings import Settings
+from missionctl.signals import integrations
+from missionctl.signals.integrations import IntegrationKind
+from missionctl.signals.models import DeadLetter, SignalAlert
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples" / "catalog"
+FIXTURES = ROOT / "tests" / "fixtures" / "signals"
+AM = "/api/v1/integrations/alertmanager"
+GRAFANA = "/api/v1/integrations/grafana"
+PD = "/v2/enqueue"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+@pytest.fixture
+def with_catalog(ctx: AppContext) -> AppContext:
+    with ctx.write() as session:
+        catalog.load_catalog(session, documents=catalog_loader.read_paths([EXAMPLES]), now=ctx.clock.now())
+    return ctx
+
+
+def new_key(ctx: AppContext, kind: IntegrationKind, service: str) -> str:
+    with ctx.write() as session:
+        return integrations.create(session, kind=kind, service_id=service, name=None, now=ctx.clock.now()).key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def incidents(ctx: AppContext) -> list[Incident]:
+    with ctx.read() as session:
+        return list(session.scalars(select(Incident).order_by(Incident.id)))
+
+
+def timeline(ctx: AppContext, incident_id: int, kind: str) -> list[TimelineEvent]:
+    with ctx.read() as session:
+        query = select(TimelineEvent).where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind)
+        return list(session.scalars(query.order_by(TimelineEvent.id)))
+
+
+def test_alertmanager_alerts_open_one_incident_that_pages_and_repeats_change_nothing(
+    with_catalog: AppContext, app_client: TestClient, tokens: dict[Role, str]
+) -> None:
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    answer = app_client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key))
+    assert answer.status_code == 202, answer.text
+    [incident] = incidents(with_catalog)
+    assert answer.json() == {"status": "accepted", "alerts": 2, "incidents": [incident.id]}
+    assert (incident.runbook_id, incident.service, incident.status) == ("RB-002", "payments-db", "declared")
+    assert incident.severity == "SEV3"  # the alerts' `severity: warning`
+    [fired] = timeline(with_catalog, incident.id, "signal_fired")
+    assert fired.data["count"] == 2 and fired.data["opened"] is True
+    assert fired.actor == "alertmanager integration 'payments-db alertmanager'"
+
+    read = app_client.get(f"/api/v1/incidents/{incident.id}", headers=bearer(tokens[Role.VIEWER])).json()
+    assert read["pages"], "the incident pages its service's escalation policy at once"
+
+    again = app_client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key))
+    assert again.status_code == 202 and again.json()["incidents"] == [incident.id]
+    assert len(incidents(with_catalog)) == 1
+    assert len(timeline(with_catalog, incident.id, "signal_fired")) == 1  # a repeat is not news
+    with with_catalog.read() as session:
+        counts = sorted(a.received_count for a in session.scalars(select(SignalAlert)))
+    assert counts == [2, 2]
+
+
+def test_a_resolved_alert_is_recorded_and_the_incident_stays_open(
+    with_catalog: AppContext, app_client: TestClient
+) -> None:
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    app_client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key))
+    resolved = app_client.post(AM, json=fixture("alertmanager_resolved"), headers=bearer(key))
+    assert resolved.status_code == 202, resolved.text
+    [incident] = incidents(with_catalog)
+    [first] = timeline(with_catalog, incident.id, "signal_recovered")
+    assert first.data["all_recovered"] is False  # the second instance is still firing
+
+    both = fixture("alertmanager_firing")
+    both["status"] = "resolved"
+    for alert in both["alerts"]:
+        alert["status"] = "resolved"
+    app_client.post(AM, json=both, headers=bearer(key))
+    recovered = timeline(with_catalog, incident.id, "signal_recovered")
+    assert len(recovered) == 2 and recovered[-1].data["all_recovered"] is True
+    assert "no alerts are firing" in recovered[-1].summary
+    assert incidents(with_catalog)[0].status == "declared"  # resolving is a person's decision
+
+    app_client.post(AM, json=both, headers=bearer(key))  # resolving again changes nothing
+    assert len(timeline(with_catalog, incident.id, "signal_recovered")) == 2
+
+
+def test_alerts_join_an_incident_a_person_declared_for_the_same_service_and_runbook(
+    with_catalog: AppContext, client: TestClient
+) -> None:
+    declared = client.post(
+        "/api/v1/incidents",
+        json={"runbook": "RB-002", "service": "payments-db", "title": "Slow payments", "severity": "SEV2"},
+    ).json()
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    answer = client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key))
+    assert answer.json()["incidents"] == [declared["id"]]
+    assert len(incidents(with_catalog)) == 1
+    [fired] = timeline(with_catalog, declared["id"], "signal_fired")
+    assert fired.data["opened"] is False
+
+
+def test_an_alert_firing_again_after_the_incident_was_resolved_opens_a_new_one(
+    with_catalog: AppContext, client: TestClient, clock: FrozenClock
+) -> None:
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    first = client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key)).json()["incidents"][0]
+    resolved = fixture("alertmanager_firing")
+    for alert in resolved["alerts"]:
+        alert["status"] = "resolved"
+    client.post(AM, json=resolved, headers=bearer(key))
+    client.post(
+        f"/api/v1/incidents/{first}/action-items", json={"title": "x", "assignee": "alice", "due": "2027-01-01"}
+    )
+    answer = client.post(f"/api/v1/incidents/{first}/resolve", json={"evidence": "p95 back under SLO for 30 minutes"})
+    assert answer.status_code == 200, answer.text
+    clock.advance(timedelta(minutes=30))
+    second = client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key)).json()["incidents"]
+    assert second != [first] and len(second) == 1
+    assert [i.status for i in incidents(with_catalog)] == ["resolved", "declared"]
+
+
+def test_keys_are_checked_per_source_and_revocation_takes_effect(
+    with_catalog: AppContext, app_client: TestClient, tokens: dict[Role, str]
+) -> None:
+    body = fixture("alertmanager_firing")
+    assert app_client.post(AM, json=body).status_code == 401
+    assert app_client.post(AM, json=body, headers=bearer("mci_not-a-key")).status_code == 401
+    grafana_key = new_key(with_catalog, IntegrationKind.GRAFANA, "payments-db")
+    wrong_kind = app_client.post(AM, json=body, headers=bearer(grafana_key))
+    assert wrong_kind.status_code == 401 and wrong_kind.json()["error"]["code"] == "invalid_integration_key"
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    assert app_client.post(AM, json=body, headers=bearer(key)).status_code == 202
+    with with_catalog.read() as session:
+        record_id = integrations.listing(session)[-1].id
+    revoked = app_client.delete(f"/api/v1/integrations/{record_id}", headers=bearer(tokens[Role.ADMIN]))
+    assert revoked.status_code == 204
+    assert app_client.post(AM, json=body, headers=bearer(key)).status_code == 401
+    with with_catalog.read() as session:
+        assert session.scalars(select(DeadLetter)).first() is None  # unauthenticated events are not stored
+
+
+def test_malformed_and_unroutable_events_are_refused_by_name_and_kept(
+    with_catalog: AppContext, app_client: TestClient, tokens: dict[Role, str]
+) -> None:
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    broken = fixture("alertmanager_firing")
+    broken["alerts"][1]["labels"] = "not an object"
+    answer = app_client.post(AM, json=broken, headers=bearer(key))
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_payload" and "alerts[1].labels" in error["message"]
+    assert error["details"]["dead_letter"] is not None
+
+    unroutable = fixture("alertmanager_firing")
+    for alert in unroutable["alerts"]:
+        alert["labels"]["alertname"] = "DiskAlmostFull"
+    answer = app_client.post(AM, json=unroutable, headers=bearer(key))
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "unroutable" and "DiskAlmostFull" not in error["message"]
+    assert any("RB-002 skipped" in line for line in error["details"]["trace"])
+
+    with with_catalog.read() as session:
+        letters = list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    assert [(d.reason, d.source, d.status) for d in letters] == [
+        ("invalid_payload", "alertmanager", "pending"),
+        ("unroutable", "alertmanager", "pending"),
+    ]
+    assert json.loads(letters[1].body) == unroutable  # kept verbatim
+    assert incidents(with_catalog) == []  # nothing of a refused payload is half-applied
+
+
+def test_not_json_and_too_large_bodies(with_catalog: AppContext, app_client: TestClient) -> None:
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    answer = app_client.post(AM, content=b"{not json", headers=bearer(key))
+    assert answer.status_code == 422 and "not valid JSON" in answer.json()["error"]["message"]
+    huge = b'{"alerts": [' + b" " * 2_000_000 + b"]}"
+    assert app_client.post(AM, content=huge, headers=bearer(key)).status_code == 413
+
+
+def test_a_key_over_its_rate_is_told_when_to_retry(ctx: AppContext, settings: Settings) -> None:
+    from missionctl.app import create_app
+
+    with ctx.write() as session:
+        catalog.load_catalog(session, documents=catalog_loader.read_paths([EXAMPLES]), now=ctx.clock.now())
+    limited = settings.model_copy(update={"ingest_rate_per_key": 0.5, "ingest_burst_per_key": 2})
+    key = new_key(ctx, IntegrationKind.ALERTMANAGER, "payments-db")
+    with TestClient(create_app(limited, context=dataclasses.replace(ctx, settings=limited))) as client:
+        codes = [client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key)) for _ in range(3)]
+    assert [c.status_code for c in codes] == [202, 202, 429]
+    assert int(codes[2].headers["Retry-After"]) >= 1
+    assert codes[2].json()["error"]["code"] == "rate_limited"
+
+
+def test_grafana_payloads_open_incidents_with_their_links(with_catalog: AppContext, app_client: TestClient) -> None:
+    key = new_key(with_catalog, IntegrationKind.GRAFANA, "checkout")
+    answer = app_client.post(GRAFANA, json=fixture("grafana_firing"), headers=bearer(key))
+    assert answer.status_code == 202, answer.text
+    [incident] = incidents(with_catalog)
+    assert (incident.runbook_id, incident.service, incident.severity) == ("RB-001", "checkout", "SEV1")
+    with with_catalog.read() as session:
+        [alert] = session.scalars(select(SignalAlert))
+    assert {link["kind"] for link in alert.links} >= {"silence", "dashboard"}
+
+
+def pd_event(name: str, key: str) -> dict[str, Any]:
+    event = copy.deepcopy(fixture(name))
+    event["routing_key"] = key
+    return event
+
+
+def test_pagerduty_events_trigger_acknowledge_and_resolve_like_pagerduty(
+    with_catalog: AppContext, app_client: TestClient
+) -> None:
+    key = new_key(with_catalog, IntegrationKind.PAGERDUTY, "payments-db")
+    answer = app_client.post(PD, json=pd_event("pagerduty_trigger", key))
+    assert answer.status_code == 202
+    assert answer.json() == {"status": "success", "message": "Event processed", "dedup_key": "payments-db/p95-latency"}
+    [incident] = incidents(with_catalog)
+    assert incident.runbook_id == "RB-002" and incident.acknowledged_at is None
+
+    assert app_client.post(PD, json=pd_event("pagerduty_acknowledge", key)).status_code == 202
+    [incident] = incidents(with_catalog)
+    assert incident.acknowledged_by == "pagerduty integration 'payments-db pagerduty'"
+    assert len(timeline(with_catalog, incident.id, "signal_acknowledged")) == 1
+
+    assert app_client.post(PD, json=pd_event("pagerduty_resolve", key)).status_code == 202
+    [recovered] = timeline(with_catalog, incident.id, "signal_recovered")
+    assert recovered.data["all_recovered"] is True
+
+
+def test_pagerduty_refusals_have_pagerduty_shapes(with_catalog: AppContext, app_client: TestClient) -> None:
+    key = new_key(with_catalog, IntegrationKind.PAGERDUTY, "payments-db")
+    missing_key = app_client.post(PD, json={"event_action": "trigger"})
+    assert missing_key.status_code == 400 and missing_key.json()["status"] == "invalid event"
+    wrong = pd_event("pagerduty_trigger", "0" * 32)
+    assert app_client.post(PD, json=wrong).status_code == 401
+    invalid = pd_event("pagerduty_trigger", key)
+    del invalid["payload"]["severity"]
+    answer = app_client.post(PD, json=invalid)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": ["'payload.severity' is missing or blank"],
+    }
+    with with_catalog.read() as session:
+        [letter] = session.scalars(select(DeadLetter))
+    assert letter.source == "pagerduty" and letter.reason == "invalid_payload"
