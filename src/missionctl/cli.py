@@ -62,6 +62,7 @@ def serve(
     import uvicorn
 
     from missionctl.app import create_app
+    from missionctl.signals.inbound import FrontDoor
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
@@ -76,7 +77,7 @@ def serve(
     running = start_engine(ctx) if run_engine else None
     try:
         uvicorn.run(
-            create_app(settings, context=ctx),
+            FrontDoor(create_app(settings, context=ctx)),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,

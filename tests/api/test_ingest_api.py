@@ -278,3 +278,49 @@ def test_pagerduty_refusals_have_pagerduty_shapes(with_catalog: AppContext, app_
     with with_catalog.read() as session:
         [letter] = session.scalars(select(DeadLetter))
     assert letter.source == "pagerduty" and letter.reason == "invalid_payload"
+
+
+def test_the_front_door_answers_as_the_routes_do(with_catalog: AppContext, settings: Settings) -> None:
+    """`missionctl serve` answers the ingest POSTs ahead of FastAPI; both ways must give the same answers."""
+    from missionctl.app import create_app
+    from missionctl.signals.inbound import FrontDoor
+
+    am_key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    pd_key = new_key(with_catalog, IntegrationKind.PAGERDUTY, "payments-db")
+    unroutable = fixture("alertmanager_firing")
+    unroutable["alerts"][0]["labels"]["alertname"] = "DiskAlmostFull"
+    invalid_pd = pd_event("pagerduty_trigger", pd_key)
+    invalid_pd["event_action"] = "explode"
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (AM, {"json": fixture("alertmanager_firing"), "headers": bearer(am_key)}),
+        (AM, {"json": fixture("alertmanager_firing")}),
+        (AM, {"json": fixture("alertmanager_firing"), "headers": bearer(pd_key)}),
+        (AM, {"json": unroutable, "headers": bearer(am_key)}),
+        (AM, {"content": b"[", "headers": bearer(am_key)}),
+        (AM, {"content": b"x" * 2_000_000, "headers": bearer(am_key)}),
+        (GRAFANA, {"json": fixture("grafana_firing"), "headers": bearer(am_key)}),
+        (PD, {"json": pd_event("pagerduty_trigger", pd_key)}),
+        (PD, {"json": invalid_pd}),
+        (PD, {"content": b"nope"}),
+    ]
+    answers = []
+    for wrap in (False, True):
+        app = create_app(settings, context=with_catalog)
+        with TestClient(FrontDoor(app) if wrap else app) as client:
+            answers.append([(r.status_code, r.json()) for r in (client.post(path, **kw) for path, kw in calls)])
+            metrics = client.get("/metrics", headers=bearer(_viewer_token(with_catalog))).text
+        assert 'handler="alertmanager_webhook",method="POST",status="202"' in metrics
+    routes, front_door = answers
+    for (path, _), a, b in zip(calls, routes, front_door, strict=True):
+        if isinstance(a[1], dict) and "error" in a[1] and a[1]["error"]["details"]:
+            a[1]["error"]["details"].pop("dead_letter", None)  # a new dead letter each time
+            b[1]["error"]["details"].pop("dead_letter", None)
+        assert a == b, path
+    assert [status for status, _ in front_door] == [202, 401, 401, 422, 422, 413, 401, 202, 400, 400]
+
+
+def _viewer_token(ctx: AppContext) -> str:
+    from missionctl.auth import service as auth
+
+    with ctx.write() as session:
+        return auth.create_token(session, name="metrics", role=Role.VIEWER, now=ctx.clock.now()).token

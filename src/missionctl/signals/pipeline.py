@@ -16,12 +16,12 @@ stays open: resolving is the commander's decision. A TRIGGER after a RESOLVE fir
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, tuple_
+from sqlalchemy import Dialect, Row, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -115,16 +115,20 @@ def apply(session: Session, items: Sequence[RoutedEvent], *, runbooks: RunbookRe
 
 
 def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Alert]:
+    """The stored alerts among `keys`: `origin = ? AND dedup_key IN (...)`, which the unique index answers."""
+    by_origin: dict[str, list[str]] = {}
+    for origin, dedup_key in keys:
+        by_origin.setdefault(origin, []).append(dedup_key)
     found: dict[tuple[str, str], _Alert] = {}
-    ordered = sorted(keys)
     c = _alerts.c
-    for start in range(0, len(ordered), _KEY_CHUNK):
-        chunk = ordered[start : start + _KEY_CHUNK]
-        query = select(c.id, c.origin, c.dedup_key, c.status, c.incident_id, c.received_count).where(
-            tuple_(c.origin, c.dedup_key).in_(chunk)
-        )
-        for row in session.execute(query):
-            found[(row.origin, row.dedup_key)] = _from_row(row)
+    for origin, dedup_keys in sorted(by_origin.items()):
+        dedup_keys.sort()
+        for start in range(0, len(dedup_keys), _KEY_CHUNK):
+            query = select(c.id, c.origin, c.dedup_key, c.status, c.incident_id, c.received_count).where(
+                c.origin == origin, c.dedup_key.in_(dedup_keys[start : start + _KEY_CHUNK])
+            )
+            for row in session.execute(query):
+                found[(row.origin, row.dedup_key)] = _from_row(row)
     return found
 
 
@@ -399,21 +403,71 @@ def _recover(session: Session, recovered: list[_Alert], now: datetime) -> None:
 
 
 def _write(session: Session, alerts: Iterable[_Alert], now: datetime) -> None:
-    """One multi-row INSERT for new alerts and one executemany UPDATE per set of changed columns."""
-    inserts: list[dict[str, Any]] = []
+    """One executemany INSERT for new alerts and one executemany UPDATE per set of changed columns.
+
+    Statements go to the driver directly with values converted once by each column's own SQLAlchemy type:
+    the ORM's per-row statement machinery costs more than the row itself in an alert storm.
+    """
+    inserts: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for alert in alerts:
         if not alert.dirty:
             continue
         values = {**alert.values, "status": alert.status, "received_count": alert.received_count}
         if alert.id is None:
-            inserts.append({"origin": alert.origin, "dedup_key": alert.dedup_key, "first_seen_at": now, **values})
+            values.update(origin=alert.origin, dedup_key=alert.dedup_key, first_seen_at=now)
+            inserts.setdefault(tuple(sorted(values)), []).append(values)
         else:
-            columns = tuple(sorted(values))
-            updates.setdefault(columns, []).append({"b_id": alert.id, **{f"b_{k}": v for k, v in values.items()}})
-    if inserts:
-        session.execute(_alerts.insert(), inserts)
+            values["id"] = alert.id
+            updates.setdefault(tuple(sorted(values)), []).append(values)
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        _write_core(session, inserts, updates)
+        return
+    convert = _converters(connection.dialect)
+    mark = "?"
+    for columns, rows in inserts.items():
+        # Column names come from this module's own dicts, never from input.
+        sql = f"INSERT INTO {_alerts.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"  # noqa: S608
+        connection.exec_driver_sql(sql, [_params(columns, row, convert) for row in rows])
+    for columns, rows in updates.items():
+        changed = [c for c in columns if c != "id"]
+        sql = f"UPDATE {_alerts.name} SET {', '.join(f'{c} = {mark}' for c in changed)} WHERE id = {mark}"  # noqa: S608
+        connection.exec_driver_sql(sql, [_params((*changed, "id"), row, convert) for row in rows])
+
+
+def _write_core(
+    session: Session,
+    inserts: dict[tuple[str, ...], list[dict[str, Any]]],
+    updates: dict[tuple[str, ...], list[dict[str, Any]]],
+) -> None:
+    """The same writes through SQLAlchemy Core (PostgreSQL: the driver needs SQLAlchemy's JSON adaptation)."""
+    for rows in inserts.values():
+        session.execute(_alerts.insert(), rows)
     c = _alerts.c
     for columns, rows in updates.items():
-        statement = _alerts.update().where(c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns})
-        session.execute(statement, rows)
+        changed = [name for name in columns if name != "id"]
+        statement = _alerts.update().where(c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in changed})
+        session.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+_CONVERTERS: dict[str, dict[str, Callable[[Any], Any] | None]] = {}
+
+
+def _converters(dialect: Dialect) -> dict[str, Callable[[Any], Any] | None]:
+    """Each column's bind processor for this dialect (JSON encoding, UTC timestamps), looked up once."""
+    found = _CONVERTERS.get(dialect.name)
+    if found is None:
+        found = _CONVERTERS[dialect.name] = {c.name: c.type.bind_processor(dialect) for c in _alerts.columns}
+    return found
+
+
+def _params(
+    columns: Sequence[str], row: dict[str, Any], convert: dict[str, Callable[[Any], Any] | None]
+) -> tuple[Any, ...]:
+    params = []
+    for column in columns:
+        value = row[column]
+        processor = convert[column]
+        params.append(value if processor is None or value is None else processor(value))
+    return tuple(params)
