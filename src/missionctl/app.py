@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.include_router(health_api.router)
     app.include_router(escalation_api.router)
     app.include_router(inbound.router)
+    app.include_router(signals_api.dead_letters_router, prefix="/api/v1")
     for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -22,7 +22,7 @@ from missionctl.incidents.cli import incident_app
 from missionctl.oncall.cli import oncall_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
-from missionctl.signals.cli import integration_app, route_app
+from missionctl.signals.cli import dead_letter_app, integration_app, route_app
 
 app = typer.Typer(help="Mission Control: incident response with runbooks as code.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -32,6 +32,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(runbook_app, name="runbook")
 app.add_typer(route_app, name="route")
 app.add_typer(integration_app, name="integration")
+app.add_typer(dead_letter_app, name="dead-letter")
 app.add_typer(incident_app, name="incident")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(oncall_app, name="oncall")

@@ -324,3 +324,55 @@ def _viewer_token(ctx: AppContext) -> str:
 
     with ctx.write() as session:
         return auth.create_token(session, name="metrics", role=Role.VIEWER, now=ctx.clock.now()).token
+
+
+def test_dead_letters_replay_after_a_routing_fix_without_a_restart(
+    ctx: AppContext, settings: Settings, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    from missionctl.app import create_app
+    from missionctl.signals import ingest
+
+    with ctx.write() as session:
+        catalog.load_catalog(session, documents=catalog_loader.read_paths([EXAMPLES]), now=ctx.clock.now())
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("routes: []\n")
+    configured = settings.model_copy(update={"routes_file": routes})
+    key = new_key(ctx, IntegrationKind.ALERTMANAGER, "payments-db")
+    disk = fixture("alertmanager_firing")
+    for alert in disk["alerts"]:
+        alert["labels"]["alertname"] = "DiskAlmostFull"
+    responder, viewer = bearer(tokens[Role.RESPONDER]), bearer(tokens[Role.VIEWER])
+    with TestClient(create_app(configured, context=dataclasses.replace(ctx, settings=configured))) as client:
+        refused = [client.post(AM, json=disk, headers=bearer(key)) for _ in range(3)]
+        assert [r.status_code for r in refused] == [422, 422, 422]
+        ids = [r.json()["error"]["details"]["dead_letter"] for r in refused]
+        listed = client.get("/api/v1/dead-letters?status=pending", headers=viewer).json()
+        assert [d["id"] for d in listed] == sorted(ids, reverse=True)
+        shown = client.get(f"/api/v1/dead-letters/{ids[0]}", headers=viewer).json()
+        assert json.loads(shown["body"]) == disk and shown["reason"] == "unroutable"
+
+        still = client.post(f"/api/v1/dead-letters/{ids[0]}/replay", headers=responder)
+        assert still.status_code == 422 and still.json()["error"]["code"] == "still_unroutable"
+        assert client.post(f"/api/v1/dead-letters/{ids[0]}/replay", headers=viewer).status_code == 403
+
+        routes.write_text("routes:\n  - name: disks\n    match: {alertname: Disk.*}\n    runbook: RB-002\n")
+        ingest.ROUTES_CHECK_SECONDS, saved = 0.0, ingest.ROUTES_CHECK_SECONDS
+        try:
+            replayed = client.post(f"/api/v1/dead-letters/{ids[0]}/replay", headers=responder)
+            assert replayed.status_code == 200, replayed.text
+            assert replayed.json()["alerts"] == 2 and replayed.json()["dead_letter"]["status"] == "replayed"
+            again = client.post(f"/api/v1/dead-letters/{ids[0]}/replay", headers=responder)
+            assert again.status_code == 409
+            discarded = client.post(f"/api/v1/dead-letters/{ids[1]}/discard", headers=responder).json()
+            assert discarded["status"] == "discarded"
+            bulk = client.post("/api/v1/dead-letters/replay", headers=responder).json()
+            assert [r["dead_letter"]["id"] for r in bulk["replayed"]] == [ids[2]] and bulk["still_failing"] == []
+            live = client.post(AM, json=disk, headers=bearer(key))  # and live deliveries route too
+            assert live.status_code == 202
+        finally:
+            ingest.ROUTES_CHECK_SECONDS = saved
+    [incident] = incidents(ctx)
+    assert incident.runbook_id == "RB-002"
+    with ctx.read() as session:
+        counts = sorted(a.received_count for a in session.scalars(select(SignalAlert)))
+    assert counts == [3, 3]  # the replayed letter, the bulk replay and the live delivery, deduplicated

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from datetime import datetime
+from typing import Annotated
 
-from missionctl.deps import Admin, Ctx, Viewer
-from missionctl.signals import integrations
-from missionctl.signals.schemas import IntegrationCreate, IntegrationCreated, IntegrationRead
+from fastapi import APIRouter, Query, Request, Response, status
+
+from missionctl.deps import Admin, Ctx, Responder, Viewer
+from missionctl.errors import MissionControlError
+from missionctl.signals import deadletters, integrations
+from missionctl.signals.ingest import Ingest
+from missionctl.signals.schemas import (
+    BulkReplayRead,
+    DeadLetterRead,
+    DeadLetterSummary,
+    IntegrationCreate,
+    IntegrationCreated,
+    IntegrationRead,
+    ReplayRead,
+)
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
@@ -34,3 +47,104 @@ def revoke_integration(integration_id: int, ctx: Ctx, _: Admin, request: Request
         integrations.revoke(session, integration_id=integration_id, now=ctx.clock.now())
     request.app.state.ingest.keys.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+dead_letters_router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+
+@dead_letters_router.get("")
+def list_dead_letters(
+    ctx: Ctx,
+    _: Viewer,
+    status_: Annotated[str | None, Query(alias="status", pattern="^(pending|replayed|discarded)$")] = None,
+    source: Annotated[str | None, Query(pattern="^(alertmanager|grafana|pagerduty)$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[DeadLetterSummary]:
+    """Refused inbound events, newest first."""
+    with ctx.read() as session:
+        rows = deadletters.listing(
+            session, status=status_, source=source, since=since, until=until, before_id=before_id, limit=limit
+        )
+        return [DeadLetterSummary.model_validate(r) for r in rows]
+
+
+@dead_letters_router.get("/{letter_id}")
+def get_dead_letter(letter_id: int, ctx: Ctx, _: Viewer) -> DeadLetterRead:
+    """One refused event with its body as it arrived."""
+    with ctx.read() as session:
+        return DeadLetterRead.model_validate(deadletters.get(session, letter_id))
+
+
+@dead_letters_router.post("/{letter_id}/replay")
+def replay_dead_letter(letter_id: int, ctx: Ctx, who: Responder, request: Request) -> ReplayRead:
+    """Accept a pending dead letter now, with the routes and runbooks in force (after a routing fix)."""
+    ingest: Ingest = request.app.state.ingest
+    with ctx.write() as session:
+        done = deadletters.replay(
+            session,
+            letter_id,
+            rules=ingest.rules,
+            runbooks=ingest.runbooks,
+            registry=ctx.runbooks,
+            actor=who.name,
+            now=ctx.clock.now(),
+        )
+        return ReplayRead(
+            dead_letter=DeadLetterSummary.model_validate(done.letter), alerts=done.alerts, incidents=done.incidents
+        )
+
+
+@dead_letters_router.post("/replay")
+def replay_dead_letters(
+    ctx: Ctx,
+    who: Responder,
+    request: Request,
+    source: Annotated[str | None, Query(pattern="^(alertmanager|grafana|pagerduty)$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> BulkReplayRead:
+    """Replay every pending dead letter that matches (oldest first), each in its own transaction."""
+    ingest: Ingest = request.app.state.ingest
+    with ctx.read() as session:
+        ids = [
+            r.id
+            for r in deadletters.listing(
+                session, status=deadletters.PENDING, source=source, since=since, until=until, limit=limit
+            )
+        ]
+    result = BulkReplayRead(replayed=[], still_failing=[])
+    for letter_id in sorted(ids):
+        try:
+            with ctx.write() as session:
+                done = deadletters.replay(
+                    session,
+                    letter_id,
+                    rules=ingest.rules,
+                    runbooks=ingest.runbooks,
+                    registry=ctx.runbooks,
+                    actor=who.name,
+                    now=ctx.clock.now(),
+                )
+                result.replayed.append(
+                    ReplayRead(
+                        dead_letter=DeadLetterSummary.model_validate(done.letter),
+                        alerts=done.alerts,
+                        incidents=done.incidents,
+                    )
+                )
+        except MissionControlError as exc:
+            result.still_failing.append({"id": letter_id, "code": exc.code, "message": exc.message})
+    return result
+
+
+@dead_letters_router.post("/{letter_id}/discard")
+def discard_dead_letter(letter_id: int, ctx: Ctx, who: Responder) -> DeadLetterSummary:
+    """Stop offering a pending dead letter for replay (it stays listed)."""
+    with ctx.write() as session:
+        return DeadLetterSummary.model_validate(
+            deadletters.discard(session, letter_id, actor=who.name, now=ctx.clock.now())
+        )

@@ -7,32 +7,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 
 from missionctl.context import build_context
-from missionctl.errors import InvalidInput
+from missionctl.errors import MissionControlError
 from missionctl.runbooks.loader import load_registry
 from missionctl.settings import load_settings
-from missionctl.signals import alertmanager, grafana, integrations, pagerduty
+from missionctl.signals import alertmanager, deadletters, grafana, integrations, pagerduty
 from missionctl.signals.events import SignalEvent
+from missionctl.signals.ingest import load_routes, routing_labels
 from missionctl.signals.integrations import IntegrationKind
-from missionctl.signals.routing import Route, RoutesFile, route
+from missionctl.signals.routing import route
 
 route_app = typer.Typer(help="Alert routing.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
-
-
-def read_routes(path: Path | None) -> list[Route]:
-    """The rules in a routes file (none if no file is configured)."""
-    if path is None:
-        return []
-    try:
-        return RoutesFile.model_validate(yaml.safe_load(path.read_text("utf-8")) or {}).routes
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise InvalidInput(f"{path}: {exc}", code="routes_invalid") from exc
 
 
 def parse_any(body: bytes) -> list[SignalEvent]:
@@ -57,14 +46,18 @@ def test_route(
         ),
     ],
     rules: Annotated[Path | None, typer.Option(help="Routes file (default: MISSIONCTL_ROUTES_FILE)")] = None,
+    service: Annotated[
+        str | None, typer.Option(help="Route as if sent with an integration key of this service (as ingest does)")
+    ] = None,
 ) -> None:
     """Show where each alert in PAYLOAD would go; exit 1 if any alert is unroutable."""
     settings = load_settings()
-    routes = read_routes(rules or settings.routes_file)
+    routes = load_routes(rules or settings.routes_file)
     runbooks = [entry.runbook for entry in load_registry(settings.runbook_dirs).all()]
     unroutable = 0
     for event in parse_any(payload.read_bytes()):
-        result = route(event.labels, rules=routes, runbooks=runbooks, source_severity=event.severity)
+        labels = routing_labels(event, service) if service else event.labels
+        result = route(labels, rules=routes, runbooks=runbooks, source_severity=event.severity)
         head = f"{event.action} {event.summary!r}"
         if result.decision is None:
             unroutable += 1
@@ -106,5 +99,85 @@ def list_integrations() -> None:
             for r in integrations.listing(session):
                 state = "revoked" if r.revoked_at else "active"
                 out.print(f"#{r.id}\t{r.kind}\t{r.service_id}\t{r.name}\t{r.key_prefix}…\t{state}")
+    finally:
+        ctx.dispose()
+
+
+dead_letter_app = typer.Typer(help="Refused inbound events (local admin commands).", no_args_is_help=True)
+
+
+@dead_letter_app.command("list")
+def list_dead_letters(
+    status: Annotated[str | None, typer.Option(help="pending, replayed or discarded")] = "pending",
+    source: Annotated[str | None, typer.Option(help="alertmanager, grafana or pagerduty")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """List dead letters, newest first."""
+    ctx = build_context(load_settings())
+    try:
+        with ctx.read() as session:
+            for d in deadletters.listing(session, status=status, source=source, limit=limit):
+                out.print(f"#{d.id}\t{d.received_at:%Y-%m-%d %H:%M:%S}\t{d.source}\t{d.reason}\t{d.status}\t{d.error}")
+    finally:
+        ctx.dispose()
+
+
+@dead_letter_app.command("show")
+def show_dead_letter(letter_id: Annotated[int, typer.Argument(help="Dead letter id")]) -> None:
+    """Print one dead letter's error, then its body exactly as it arrived."""
+    ctx = build_context(load_settings())
+    try:
+        with ctx.read() as session:
+            d = deadletters.get(session, letter_id)
+            err.print(f"#{d.id} {d.source} {d.reason} ({d.status}): {d.error}")
+            print(d.body)
+    finally:
+        ctx.dispose()
+
+
+@dead_letter_app.command("replay")
+def replay_dead_letter(
+    letter_ids: Annotated[list[int], typer.Argument(help="Dead letter ids")],
+    actor: Annotated[str, typer.Option(help="Who replays, for the record")] = "cli",
+) -> None:
+    """Accept dead letters now, with the routes and runbooks in force; exit 1 if any still fails."""
+    settings = load_settings()
+    ctx = build_context(settings)
+    rules = load_routes(settings.routes_file)
+    runbooks = {r.runbook.id: r.runbook for r in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)}
+    failed = 0
+    try:
+        for letter_id in letter_ids:
+            try:
+                with ctx.write() as session:
+                    done = deadletters.replay(
+                        session,
+                        letter_id,
+                        rules=rules,
+                        runbooks=runbooks,
+                        registry=ctx.runbooks,
+                        actor=actor,
+                        now=ctx.clock.now(),
+                    )
+                out.print(f"[green]✓[/] #{letter_id}: {done.alerts} alert(s), incidents {done.incidents}")
+            except MissionControlError as exc:
+                failed += 1
+                out.print(f"[red]✗[/] #{letter_id}: {exc.message}")
+    finally:
+        ctx.dispose()
+    raise typer.Exit(1 if failed else 0)
+
+
+@dead_letter_app.command("discard")
+def discard_dead_letter(
+    letter_id: Annotated[int, typer.Argument(help="Dead letter id")],
+    actor: Annotated[str, typer.Option(help="Who discards, for the record")] = "cli",
+) -> None:
+    """Stop offering a pending dead letter for replay."""
+    ctx = build_context(load_settings())
+    try:
+        with ctx.write() as session:
+            d = deadletters.discard(session, letter_id, actor=actor, now=ctx.clock.now())
+            out.print(f"#{d.id}: {d.status}")
     finally:
         ctx.dispose()

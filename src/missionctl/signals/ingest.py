@@ -105,6 +105,15 @@ class KeyCache:
 
 def _key_info(session: Session, digest: str) -> KeyInfo | None:
     record = session.scalars(select(Integration).where(Integration.key_hash == digest)).one_or_none()
+    return _live(session, record)
+
+
+def key_info_by_id(session: Session, integration_id: int) -> KeyInfo | None:
+    """The live integration with this id (replays check the key that brought the event is still valid)."""
+    return _live(session, session.get(Integration, integration_id))
+
+
+def _live(session: Session, record: Integration | None) -> KeyInfo | None:
     if record is None or record.revoked_at is not None:
         return None
     exists = session.get(catalog_models.Service, record.service_id) is not None
@@ -151,6 +160,12 @@ PARSERS: dict[IntegrationKind, Callable[[bytes], list[SignalEvent]]] = {
 }
 
 
+def routing_labels(event: SignalEvent, service_id: str) -> dict[str, str]:
+    """The labels an event is routed by: the key decides the service, and an event without an `alertname`
+    (PagerDuty's) routes by its summary."""
+    return {"alertname": event.summary, **event.labels, "service": service_id}
+
+
 def route_events(
     events: Sequence[SignalEvent], key: KeyInfo, *, rules: Sequence[Route], runbooks: dict[str, Runbook]
 ) -> list[RoutedEvent]:
@@ -163,8 +178,7 @@ def route_events(
     routed = []
     all_runbooks = list(runbooks.values())
     for index, event in enumerate(events):
-        # The key decides the service; an event without an `alertname` (PagerDuty's) routes by its summary.
-        labels = {"alertname": event.summary, **event.labels, "service": key.service_id}
+        labels = routing_labels(event, key.service_id)
         result = route(labels, rules=rules, runbooks=all_runbooks, source_severity=event.severity)
         decision = result.decision
         problem = None
@@ -335,22 +349,56 @@ class Ingest:
     keys: KeyCache
     limit: KeyRateLimit
     committer: GroupCommitter
-    rules: list[Route]
     runbooks: dict[str, Runbook]
+    _rules: list[Route]
+    _routes_mtime: float | None = None
+    _routes_checked: float = 0.0
 
     @classmethod
     def build(cls, ctx: AppContext) -> Ingest:
         s = ctx.settings
-        return cls(
+        ingest = cls(
             ctx=ctx,
             keys=KeyCache(ctx),
             limit=KeyRateLimit(s.ingest_rate_per_key, s.ingest_burst_per_key),
             committer=GroupCommitter(ctx, max_events=s.ingest_max_batch_events),
-            rules=load_routes(s.routes_file),
-            runbooks={
-                loaded.runbook.id: loaded.runbook for loaded in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)
-            },
+            runbooks={r.runbook.id: r.runbook for r in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)},
+            _rules=load_routes(s.routes_file),  # a bad routes file stops the start
         )
+        ingest._routes_mtime = _mtime(s.routes_file)
+        ingest._routes_checked = time.monotonic()
+        return ingest
+
+    @property
+    def rules(self) -> list[Route]:
+        """The routes file's rules, re-read within a second of the file changing (fix routing without a restart).
+
+        A file that became invalid is logged and the rules in force are kept.
+        """
+        path = self.ctx.settings.routes_file
+        now = time.monotonic()
+        if path is None or now - self._routes_checked < ROUTES_CHECK_SECONDS:
+            return self._rules
+        self._routes_checked = now
+        mtime = _mtime(path)
+        if mtime != self._routes_mtime:
+            self._routes_mtime = mtime
+            try:
+                self._rules = load_routes(path)
+                log.info("routes reloaded from %s: %d rules", path, len(self._rules))
+            except InvalidInput as exc:
+                log.error("routes file changed but is invalid, keeping the previous rules: %s", exc.message)
+        return self._rules
 
     def close(self) -> None:
         self.committer.close()
+
+
+ROUTES_CHECK_SECONDS = 1.0
+
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None

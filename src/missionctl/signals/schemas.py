@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,3 +32,34 @@ class IntegrationRead(BaseModel):
 
 class IntegrationCreated(IntegrationRead):
     key: str = Field(description="The integration key; shown only in this response")
+
+
+class DeadLetterSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    source: str
+    integration_id: int | None
+    reason: str = Field(description="invalid_payload, unroutable or unknown_service")
+    error: str
+    status: str = Field(description="pending, replayed or discarded")
+    replayed_at: datetime | None
+    replayed_by: str | None
+    replay_result: str | None
+
+
+class DeadLetterRead(DeadLetterSummary):
+    details: dict[str, Any]
+    body: str = Field(description="The payload exactly as it arrived")
+
+
+class ReplayRead(BaseModel):
+    dead_letter: DeadLetterSummary
+    alerts: int
+    incidents: list[int]
+
+
+class BulkReplayRead(BaseModel):
+    replayed: list[ReplayRead]
+    still_failing: list[dict[str, Any]] = Field(description="`{id, code, message}` for each letter that still fails")
