@@ -46,7 +46,8 @@ _HTTP_CODES = {
 def create_app(settings: Settings, *, clock: Clock | None = None, context: AppContext | None = None) -> FastAPI:
     """Build the app. Pass `context` to share one database and clock with other entry points (tests)."""
     ctx = context or build_context(settings, clock=clock)
-    ingest = Ingest.build(ctx)
+    metrics = Metrics()
+    ingest = Ingest.build(ctx, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +62,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     )
     app.state.context = ctx
     app.state.ingest = ingest
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     _install_error_handlers(app)
     app.include_router(health_api.router)

@@ -27,6 +27,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.inbound_events = Counter(
+            "missionctl_inbound_events_total",
+            "Inbound alert events by source and outcome (accepted, invalid_payload, unroutable, unknown_service, "
+            "rate_limited, invalid_key, unavailable)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
         self.incidents_declared = Counter(
             "missionctl_incidents_declared_total",
             "Incidents declared",

@@ -310,6 +310,9 @@ def test_the_front_door_answers_as_the_routes_do(with_catalog: AppContext, setti
             answers.append([(r.status_code, r.json()) for r in (client.post(path, **kw) for path, kw in calls)])
             metrics = client.get("/metrics", headers=bearer(_viewer_token(with_catalog))).text
         assert 'handler="alertmanager_webhook",method="POST",status="202"' in metrics
+        assert 'missionctl_inbound_events_total{outcome="accepted",source="alertmanager"} 2.0' in metrics
+        assert 'missionctl_inbound_events_total{outcome="unroutable",source="alertmanager"} 1.0' in metrics
+        assert 'missionctl_inbound_events_total{outcome="invalid_key",source="alertmanager"} 2.0' in metrics
     routes, front_door = answers
     for (path, _), a, b in zip(calls, routes, front_door, strict=True):
         if isinstance(a[1], dict) and "error" in a[1] and a[1]["error"]["details"]:

@@ -136,6 +136,16 @@ def _bearer(header: str | None) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
+def _count(ingest: Ingest, source: str, answer: Answer, outcome: str | None = None, events: int = 1) -> Answer:
+    if outcome is None:
+        outcome = _OUTCOMES.get(answer.status, "rejected")
+    ingest.metrics.inbound_events.labels(source, outcome).inc(events)
+    return answer
+
+
+_OUTCOMES = {401: "invalid_key", 429: "rate_limited", 413: "too_large", 503: "unavailable", 400: "invalid_payload"}
+
+
 async def webhook(ingest: Ingest, request: Inbound, kind: IntegrationKind) -> Answer:
     """An Alertmanager or Grafana webhook delivery, start to answer."""
     try:
@@ -146,11 +156,13 @@ async def webhook(ingest: Ingest, request: Inbound, kind: IntegrationKind) -> An
         except _REFUSED as exc:
             letter = await _keep(ingest, key, kind, exc, body)
             details = exc.details if isinstance(exc.details, dict) else {"details": exc.details}
-            return _error(exc.http_status, exc.code, exc.message, {**details, "dead_letter": letter})
+            answer = _error(exc.http_status, exc.code, exc.message, {**details, "dead_letter": letter})
+            return _count(ingest, kind, answer, exc.code)
     except _Refusal as refusal:
-        return refusal.answer
+        return _count(ingest, kind, refusal.answer)
     incidents = sorted({i for i in done.incidents if i is not None})
-    return _json(202, {"status": "accepted", "alerts": len(done.routed), "incidents": incidents})
+    answer = _json(202, {"status": "accepted", "alerts": len(done.routed), "incidents": incidents})
+    return _count(ingest, kind, answer, "accepted", len(done.routed))
 
 
 def _routing_key(body: bytes) -> tuple[Any, str | None]:
@@ -169,20 +181,22 @@ async def enqueue(ingest: Ingest, request: Inbound) -> Answer:
         data, routing_key = _routing_key(body)
         if routing_key is None:
             problem = "'routing_key' is missing or blank" if isinstance(data, dict) else "Event object is not JSON"
-            return _json(400, {"status": "invalid event", "message": pagerduty.INVALID, "errors": [problem]})
+            answer = _json(400, {"status": "invalid event", "message": pagerduty.INVALID, "errors": [problem]})
+            return _count(ingest, "pagerduty", answer)
         key = await _key(ingest, routing_key, IntegrationKind.PAGERDUTY, pd=True)
         try:
             _, event = pagerduty.parse(data)
             await _accept(ingest, key, [event])
         except PayloadError as exc:
             await _keep(ingest, key, "pagerduty", exc, body)
-            return _json(400, pagerduty.error_body(exc))
+            return _count(ingest, "pagerduty", _json(400, pagerduty.error_body(exc)), exc.code)
         except (Unroutable, UnknownService) as exc:
             await _keep(ingest, key, "pagerduty", exc, body)
-            return _json(400, {"status": "invalid event", "message": exc.message, "errors": [exc.message]})
+            answer = _json(400, {"status": "invalid event", "message": exc.message, "errors": [exc.message]})
+            return _count(ingest, "pagerduty", answer, exc.code)
     except _Refusal as refusal:
-        return refusal.answer
-    return _json(202, pagerduty.success_body(event.dedup_key))
+        return _count(ingest, "pagerduty", refusal.answer)
+    return _count(ingest, "pagerduty", _json(202, pagerduty.success_body(event.dedup_key)), "accepted")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from missionctl.catalog import models as catalog_models
 from missionctl.context import AppContext
 from missionctl.errors import InvalidInput, MissionControlError
 from missionctl.notifications.throttle import TokenBucket
+from missionctl.observability import Metrics
 from missionctl.runbooks.schemas import Runbook
 from missionctl.signals import alertmanager, grafana, pagerduty
 from missionctl.signals.events import SignalAction, SignalEvent
@@ -346,6 +347,7 @@ class Ingest:
     """Everything the ingest endpoints need, built once per app."""
 
     ctx: AppContext
+    metrics: Metrics
     keys: KeyCache
     limit: KeyRateLimit
     committer: GroupCommitter
@@ -355,10 +357,11 @@ class Ingest:
     _routes_checked: float = 0.0
 
     @classmethod
-    def build(cls, ctx: AppContext) -> Ingest:
+    def build(cls, ctx: AppContext, metrics: Metrics) -> Ingest:
         s = ctx.settings
         ingest = cls(
             ctx=ctx,
+            metrics=metrics,
             keys=KeyCache(ctx),
             limit=KeyRateLimit(s.ingest_rate_per_key, s.ingest_burst_per_key),
             committer=GroupCommitter(ctx, max_events=s.ingest_max_batch_events),
