@@ -86,8 +86,7 @@ def replay_dead_letter(letter_id: int, ctx: Ctx, who: Responder, request: Reques
         done = deadletters.replay(
             session,
             letter_id,
-            rules=ingest.rules,
-            runbooks=ingest.runbooks,
+            router=ingest.router,
             registry=ctx.runbooks,
             actor=who.name,
             now=ctx.clock.now(),
@@ -123,8 +122,7 @@ def replay_dead_letters(
                 done = deadletters.replay(
                     session,
                     letter_id,
-                    rules=ingest.rules,
-                    runbooks=ingest.runbooks,
+                    router=ingest.router,
                     registry=ctx.runbooks,
                     actor=who.name,
                     now=ctx.clock.now(),

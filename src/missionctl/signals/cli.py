@@ -15,7 +15,7 @@ from missionctl.runbooks.loader import load_registry
 from missionctl.settings import load_settings
 from missionctl.signals import alertmanager, deadletters, grafana, integrations, pagerduty
 from missionctl.signals.events import SignalEvent
-from missionctl.signals.ingest import load_routes, routing_labels
+from missionctl.signals.ingest import Router, load_routes, routing_labels
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.routing import route
 
@@ -143,8 +143,8 @@ def replay_dead_letter(
     """Accept dead letters now, with the routes and runbooks in force; exit 1 if any still fails."""
     settings = load_settings()
     ctx = build_context(settings)
-    rules = load_routes(settings.routes_file)
     runbooks = {r.runbook.id: r.runbook for r in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)}
+    router = Router(load_routes(settings.routes_file), runbooks)
     failed = 0
     try:
         for letter_id in letter_ids:
@@ -153,8 +153,7 @@ def replay_dead_letter(
                     done = deadletters.replay(
                         session,
                         letter_id,
-                        rules=rules,
-                        runbooks=runbooks,
+                        router=router,
                         registry=ctx.runbooks,
                         actor=actor,
                         now=ctx.clock.now(),

@@ -7,7 +7,6 @@ lands completely or leaves the letter pending with the reason it still fails.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,14 +15,12 @@ from sqlalchemy.orm import Session
 
 from missionctl.errors import Conflict, InvalidInput, NotFound
 from missionctl.runbooks.loader import RunbookRegistry
-from missionctl.runbooks.schemas import Runbook
 from missionctl.signals import pagerduty
 from missionctl.signals.events import PayloadError, SignalEvent
-from missionctl.signals.ingest import PARSERS, KeyInfo, UnknownService, Unroutable, key_info_by_id, route_events
+from missionctl.signals.ingest import PARSERS, KeyInfo, Router, UnknownService, Unroutable, key_info_by_id, route_events
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.models import DeadLetter
 from missionctl.signals.pipeline import apply
-from missionctl.signals.routing import Route
 
 PENDING = "pending"
 REPLAYED = "replayed"
@@ -74,8 +71,7 @@ def replay(
     session: Session,
     letter_id: int,
     *,
-    rules: Sequence[Route],
-    runbooks: dict[str, Runbook],
+    router: Router,
     registry: RunbookRegistry,
     actor: str,
     now: datetime,
@@ -87,7 +83,7 @@ def replay(
     key = _key(session, letter)
     try:
         events = _parse(letter)
-        routed = route_events(events, key, rules=rules, runbooks=runbooks)
+        routed = route_events(events, key, router=router)
     except (PayloadError, Unroutable, UnknownService) as exc:
         raise InvalidInput(
             f"dead letter {letter_id} still cannot be accepted: {exc.message}",

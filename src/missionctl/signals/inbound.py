@@ -124,7 +124,7 @@ async def _keep(ingest: Ingest, key: KeyInfo, source: str, error: MissionControl
 
 
 async def _accept(ingest: Ingest, key: KeyInfo, events: list[SignalEvent]) -> Submission:
-    routed = route_events(events, key, rules=ingest.rules, runbooks=ingest.runbooks)
+    routed = route_events(events, key, router=ingest.router)
     done = await ingest.committer.submit(Submission(routed=routed))
     if done.error is not None:
         raise _Refusal(_error(503, "unavailable", str(done.error), headers={"Retry-After": "1"}))

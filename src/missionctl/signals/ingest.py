@@ -39,7 +39,7 @@ from missionctl.signals.events import SignalAction, SignalEvent
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.models import DeadLetter, Integration
 from missionctl.signals.pipeline import Applied, RoutedEvent, apply
-from missionctl.signals.routing import Route, RoutesFile, route
+from missionctl.signals.routing import Decision, Route, RoutesFile, route
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,48 @@ def routing_labels(event: SignalEvent, service_id: str) -> dict[str, str]:
     return {"alertname": event.summary, **event.labels, "service": service_id}
 
 
-def route_events(
-    events: Sequence[SignalEvent], key: KeyInfo, *, rules: Sequence[Route], runbooks: dict[str, Runbook]
-) -> list[RoutedEvent]:
+class Router:
+    """Routes events with one set of rules and runbooks, remembering decisions by the labels that decide.
+
+    Only the labels some rule or runbook match names (plus `service` and the severity) can change a
+    decision, so alerts of one group — which differ in `instance` or `pod` — share one routing.
+    """
+
+    CACHE_SIZE = 4096
+
+    def __init__(self, rules: Sequence[Route], runbooks: dict[str, Runbook]) -> None:
+        self.rules = list(rules)
+        self.runbooks = runbooks
+        self._ordered = list(runbooks.values())
+        names = {"service", "alertname"} | {r.service_label for r in self.rules}
+        names |= {label for r in self.rules for label in r.match}
+        names |= {label for rb in self._ordered for label in rb.trigger.match}
+        self._names = tuple(sorted(names))
+        self._cache: dict[tuple[str | None, ...], tuple[Decision | None, str | None]] = {}
+
+    def decide(self, labels: dict[str, str], severity: str | None) -> tuple[Decision | None, str | None]:
+        """(decision, None) or (None or a decision that cannot be used, the problem)."""
+        key = (*(labels.get(name) for name in self._names), severity)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[key] = self._decide(labels, severity)
+        return found
+
+    def trace(self, labels: dict[str, str], severity: str | None) -> list[str]:
+        return route(labels, rules=self.rules, runbooks=self._ordered, source_severity=severity).trace
+
+    def _decide(self, labels: dict[str, str], severity: str | None) -> tuple[Decision | None, str | None]:
+        decision = route(labels, rules=self.rules, runbooks=self._ordered, source_severity=severity).decision
+        if decision is None:
+            return None, "no route or runbook default matches"
+        if not self.runbooks[decision.runbook_id].applies_to(decision.service):
+            return decision, f"runbook {decision.runbook_id} does not cover service {decision.service!r}"
+        return decision, None
+
+
+def route_events(events: Sequence[SignalEvent], key: KeyInfo, *, router: Router) -> list[RoutedEvent]:
     """Route every event of one payload, or raise for the first that cannot be placed (nothing is taken)."""
     if not key.service_exists:
         raise UnknownService(
@@ -177,23 +216,17 @@ def route_events(
             details={"service": key.service_id},
         )
     routed = []
-    all_runbooks = list(runbooks.values())
     for index, event in enumerate(events):
         labels = routing_labels(event, key.service_id)
-        result = route(labels, rules=rules, runbooks=all_runbooks, source_severity=event.severity)
-        decision = result.decision
-        problem = None
-        if decision is None:
-            problem = "no route or runbook default matches"
-        elif not runbooks[decision.runbook_id].applies_to(decision.service):
-            problem = f"runbook {decision.runbook_id} does not cover service {decision.service!r}"
+        decision, problem = router.decide(labels, event.severity)
         if problem is not None and event.action is not SignalAction.TRIGGER:
             decision = None  # acknowledging or resolving acts on the alert as it was routed when it fired
         elif problem is not None:
             where = f"alerts[{index}]" if len(events) > 1 else "alert"
+            trace = router.trace(labels, event.severity)
             raise Unroutable(
                 f"{where} ({event.summary!r}) cannot be routed: {problem}",
-                details={"alert": index, "labels": event.labels, "trace": result.trace[:MAX_TRACE_LINES]},
+                details={"alert": index, "labels": event.labels, "trace": trace[:MAX_TRACE_LINES]},
             )
         routed.append(RoutedEvent(key.origin, event, decision, actor=key.actor))
     return routed
@@ -352,7 +385,7 @@ class Ingest:
     limit: KeyRateLimit
     committer: GroupCommitter
     runbooks: dict[str, Runbook]
-    _rules: list[Route]
+    _router: Router
     _routes_mtime: float | None = None
     _routes_checked: float = 0.0
 
@@ -366,32 +399,33 @@ class Ingest:
             limit=KeyRateLimit(s.ingest_rate_per_key, s.ingest_burst_per_key),
             committer=GroupCommitter(ctx, max_events=s.ingest_max_batch_events),
             runbooks={r.runbook.id: r.runbook for r in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)},
-            _rules=load_routes(s.routes_file),  # a bad routes file stops the start
+            _router=Router([], {}),
         )
+        ingest._router = Router(load_routes(s.routes_file), ingest.runbooks)  # a bad routes file stops the start
         ingest._routes_mtime = _mtime(s.routes_file)
         ingest._routes_checked = time.monotonic()
         return ingest
 
     @property
-    def rules(self) -> list[Route]:
-        """The routes file's rules, re-read within a second of the file changing (fix routing without a restart).
+    def router(self) -> Router:
+        """Routing by the routes file, re-read within a second of the file changing (fix routing without a restart).
 
         A file that became invalid is logged and the rules in force are kept.
         """
         path = self.ctx.settings.routes_file
         now = time.monotonic()
         if path is None or now - self._routes_checked < ROUTES_CHECK_SECONDS:
-            return self._rules
+            return self._router
         self._routes_checked = now
         mtime = _mtime(path)
         if mtime != self._routes_mtime:
             self._routes_mtime = mtime
             try:
-                self._rules = load_routes(path)
-                log.info("routes reloaded from %s: %d rules", path, len(self._rules))
+                self._router = Router(load_routes(path), self.runbooks)
+                log.info("routes reloaded from %s: %d rules", path, len(self._router.rules))
             except InvalidInput as exc:
                 log.error("routes file changed but is invalid, keeping the previous rules: %s", exc.message)
-        return self._rules
+        return self._router
 
     def close(self) -> None:
         self.committer.close()
