@@ -17,6 +17,7 @@ from missionctl import __version__
 from missionctl.catalog import api as catalog_api
 from missionctl.clock import Clock
 from missionctl.context import AppContext, build_context
+from missionctl.deployments import api as deployments_api
 from missionctl.errors import MissionControlError
 from missionctl.escalation import api as escalation_api
 from missionctl.health import api as health_api
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.include_router(signals_api.dead_letters_router, prefix="/api/v1")
     for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(deployments_api.router, prefix="/api/v1")
     return app
 
 

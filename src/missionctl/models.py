@@ -3,6 +3,8 @@
 from missionctl.auth import models as auth_models
 from missionctl.catalog import models as catalog_models
 from missionctl.db import Base
+from missionctl.deployments import models as deployment_models
+from missionctl.detectors import models as detector_models
 from missionctl.engine import models as engine_models
 from missionctl.escalation import models as escalation_models
 from missionctl.incidents import models as incident_models
@@ -14,6 +16,8 @@ metadata = Base.metadata
 __all__ = [
     "auth_models",
     "catalog_models",
+    "deployment_models",
+    "detector_models",
     "engine_models",
     "escalation_models",
     "incident_models",

@@ -64,6 +64,17 @@ class Settings(BaseSettings):
         default=5000, ge=1, description="Most events one group commit writes (requests arriving together)"
     )
 
+    # Built-in detectors (Prometheus queries, HTTP probes, spikes, after-release checks).
+    detectors_file: Path | None = Field(
+        default=None, description="YAML file of detectors to run; the detector runner starts only when it is set"
+    )
+    prometheus_url: str = Field(
+        default="http://127.0.0.1:9090", description="Prometheus HTTP API base URL for promql, spike and after_release"
+    )
+    detector_query_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one Prometheus query made by a detector"
+    )
+
     # Time itself, for end-to-end tests and demos only: run the clock `clock_speed` times faster than
     # the wall clock from `clock_anchor`. Every process of one installation must use the same values.
     clock_speed: float = Field(default=1.0, gt=0)

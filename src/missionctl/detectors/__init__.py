@@ -1,4 +1,5 @@
-"""Built-in detectors: trigger definitions (`schemas`) and their pure state machines (`rules`)."""
+"""Built-in detectors: definitions (`schemas`, `templates`, `config`), pure state machines (`rules`, `evaluation`),
+the Prometheus client and HTTP prober, and the runner that turns their transitions into signals (`runner`)."""
 
 from __future__ import annotations
 

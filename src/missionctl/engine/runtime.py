@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from missionctl.context import AppContext
+from missionctl.detectors.runner import DetectorRunner, DetectorThread
 from missionctl.engine.listener import PgListener
 from missionctl.engine.runner import Engine, EngineConfig
 from missionctl.notifications import service as outbox
@@ -38,8 +39,11 @@ def make_sender(ctx: AppContext) -> Sender:
 class RunningEngine:
     engine: Engine
     listener: PgListener | None
+    detectors: DetectorThread | None = None
 
     def stop(self) -> None:
+        if self.detectors is not None:
+            self.detectors.stop()
         if self.listener is not None:
             self.listener.stop()
         self.engine.stop()
@@ -55,9 +59,14 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
         poll_seconds=s.engine_poll_seconds,
         delivery_workers=s.engine_delivery_workers,
     )
+    detectors = None
+    if s.detectors_file is not None:  # loaded first: an invalid detectors file stops the start
+        detectors = DetectorThread(DetectorRunner.from_settings(ctx), ctx.clock, poll_seconds=s.engine_poll_seconds)
     engine = Engine(ctx, make_sender(ctx), config=config, worker_id=worker_id)
     listener = None if s.is_sqlite else PgListener(ctx.engine, ctx.job_signal)
     if listener is not None:
         listener.start()
     engine.start()
-    return RunningEngine(engine, listener)
+    if detectors is not None:
+        detectors.start()
+    return RunningEngine(engine, listener, detectors)

@@ -248,7 +248,7 @@ def _mapping_duplicates(node: MappingNode, path: str, source: str) -> Iterator[P
 
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:
     loc: Loc = tuple(error["loc"])
-    node = locate(root, loc, at_key=error["type"] == "extra_forbidden")
+    node = locate(root, loc, at_key=error["type"] in ("extra_forbidden", "unknown_key"))
     line, column = _position(node)
     field_path = ".".join(str(part) for part in loc) or ROOT
     return Problem(source, line, column, field_path, _message(error, loc))

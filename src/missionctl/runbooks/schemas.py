@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from missionctl.detectors.templates import DetectorTemplate
+
 RUNBOOK_ID_PATTERN = r"^RB-\d{3,}$"
 ACTION_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 
@@ -48,14 +50,25 @@ class Trigger(_Strict):
         description="Default alert routing: label name → regular expression (full match, case-insensitive); "
         "an alert whose labels all match opens this runbook",
     )
-    detectors: list[dict[str, Any]] = Field(
-        default_factory=list, description="Machine-readable trigger definitions; reserved for detectors"
+    detectors: list[DetectorTemplate] = Field(
+        default_factory=list,
+        description="Default detectors: what a detectors file runs for a service with `vars:`; "
+        "${variable} placeholders are filled from those vars (${service} always)",
     )
 
     @field_validator("match")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
         return check_label_patterns(value)
+
+    @field_validator("detectors")
+    @classmethod
+    def _unique_names(cls, value: list[DetectorTemplate]) -> list[DetectorTemplate]:
+        names = [template.name for template in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"detector name {repeated[0]!r} is used twice")
+        return value
 
 
 class Step(_Strict):
