@@ -379,3 +379,46 @@ def test_dead_letters_replay_after_a_routing_fix_without_a_restart(
     with ctx.read() as session:
         counts = sorted(a.received_count for a in session.scalars(select(SignalAlert)))
     assert counts == [3, 3]  # the replayed letter, the bulk replay and the live delivery, deduplicated
+
+
+def test_a_runbook_may_resolve_its_incident_when_every_alert_recovers(
+    database_url: str, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from missionctl.app import create_app
+    from missionctl.context import build_context
+    from missionctl.runbooks.loader import builtin_files
+
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    text = dict(builtin_files())["RB-002.yaml"]
+    (runbooks / "RB-002.yaml").write_text(text.replace("trigger:\n", "trigger:\n  resolve_on_recovery: true\n", 1))
+    configured = settings.model_copy(update={"runbook_dirs": [runbooks]})
+    ctx = build_context(configured, clock=clock)
+    try:
+        with ctx.write() as session:
+            catalog.load_catalog(session, documents=catalog_loader.read_paths([EXAMPLES]), now=ctx.clock.now())
+        key = new_key(ctx, IntegrationKind.ALERTMANAGER, "payments-db")
+        firing, resolved = fixture("alertmanager_firing"), fixture("alertmanager_firing")
+        for alert in resolved["alerts"]:
+            alert["status"] = "resolved"
+        critical = copy.deepcopy(firing)
+        for alert in critical["alerts"]:
+            alert["labels"]["severity"] = "critical"
+            alert["fingerprint"] += "-critical"
+        with TestClient(create_app(configured, context=ctx)) as client:
+            client.post(AM, json=firing, headers=bearer(key))  # SEV3: no action items needed
+            client.post(AM, json=resolved, headers=bearer(key))
+            [warning] = incidents(ctx)
+            assert warning.status == "resolved" and warning.recovery_evidence is not None
+            assert "recovered" in warning.recovery_evidence
+
+            client.post(AM, json=critical, headers=bearer(key))  # SEV1 needs an action item first
+            for alert in critical["alerts"]:
+                alert["status"] = "resolved"
+            client.post(AM, json=critical, headers=bearer(key))
+            sev1 = incidents(ctx)[-1]
+            assert (sev1.severity, sev1.status) == ("SEV1", "declared")
+            [refused] = timeline(ctx, sev1.id, "auto_resolve_refused")
+            assert "action item" in refused.summary
+    finally:
+        ctx.dispose()

@@ -55,6 +55,11 @@ class Trigger(_Strict):
         description="Default detectors: what a detectors file runs for a service with `vars:`; "
         "${variable} placeholders are filled from those vars (${service} always)",
     )
+    resolve_on_recovery: bool = Field(
+        default=False,
+        description="Resolve the incident when its last firing alert recovers (the recovery is the confirmation); "
+        "off by default: resolving is a person's decision. Severities that need action items still do.",
+    )
 
     @field_validator("match")
     @classmethod

@@ -26,10 +26,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from missionctl.catalog import ownership
+from missionctl.errors import Conflict
 from missionctl.incidents import lifecycle
 from missionctl.incidents import service as incidents
 from missionctl.incidents.lifecycle import OPEN_STATUSES
-from missionctl.incidents.models import Incident
+from missionctl.incidents.models import Incident, RunbookVersion
 from missionctl.incidents.timeline import SYSTEM_ACTOR, note
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import Severity
@@ -394,6 +395,36 @@ def _recover(session: Session, recovered: list[_Alert], now: datetime) -> None:
             count=len(members),
             alerts=_describe(members[:TIMELINE_ALERTS], "recovered"),
             all_recovered=still_firing is None,
+        )
+        if still_firing is None and _resolves_on_recovery(session, incident):
+            _resolve_on_recovery(session, incident, members, now)
+
+
+def _resolves_on_recovery(session: Session, incident: Incident) -> bool:
+    """What the runbook version the incident was opened with says (editing the runbook later changes nothing)."""
+    if not lifecycle.is_open(lifecycle.Status(incident.status)):
+        return False
+    version = session.get(RunbookVersion, incident.runbook_hash)
+    trigger = version.content.get("trigger", {}) if version is not None else {}
+    return bool(trigger.get("resolve_on_recovery", False))
+
+
+def _resolve_on_recovery(session: Session, incident: Incident, members: list[_Alert], now: datetime) -> None:
+    item = members[0].recovered
+    assert item is not None
+    evidence = f"Every alert of this incident recovered ({item.event.source}: {item.event.summary})"
+    try:
+        incidents.resolve(
+            session, incident_id=incident.id, confirmed_by=item.actor, evidence=evidence, actor=item.actor, now=now
+        )
+    except Conflict as refused:
+        note(
+            session,
+            incident,
+            now,
+            "auto_resolve_refused",
+            f"Not resolved automatically: {refused.message}",
+            code=refused.code,
         )
 
 
