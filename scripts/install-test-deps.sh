@@ -14,6 +14,10 @@ set -euo pipefail
 # "file:/usr/share/postgresql/15/extension/hypopg.control postgresql-15-hypopg").
 DEPENDENCIES=(
   "file:/usr/lib/postgresql/*/bin/postgres postgresql-15 postgresql"
+  "cmd:prometheus prometheus"
+  "cmd:prometheus-alertmanager prometheus-alertmanager"
+  "cmd:wrk wrk"
+  "cmd:chromium chromium"
 )
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
