@@ -28,11 +28,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# axe-core for the browser tests' accessibility checks, from the npm registry (never committed).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+pytest: install node_modules/.installed
 	scripts/install-test-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

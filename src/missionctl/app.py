@@ -30,6 +30,7 @@ from missionctl.settings import Settings
 from missionctl.signals import api as signals_api
 from missionctl.signals import inbound
 from missionctl.signals.ingest import Ingest
+from missionctl.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.include_router(signals_api.dead_letters_router, prefix="/api/v1")
     for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(web_routes.router)  # the console and the public status page
+    app.mount("/static", web_routes.static_files(), name="static")
     app.include_router(deployments_api.router, prefix="/api/v1")
     return app
 

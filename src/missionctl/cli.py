@@ -23,6 +23,7 @@ from missionctl.oncall.cli import oncall_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
 from missionctl.signals.cli import dead_letter_app, integration_app, route_app
+from missionctl.web.cli import bootstrap_console_admin, user_app
 
 app = typer.Typer(help="Mission Control: incident response with runbooks as code.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -36,6 +37,7 @@ app.add_typer(dead_letter_app, name="dead-letter")
 app.add_typer(incident_app, name="incident")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(oncall_app, name="oncall")
+app.add_typer(user_app, name="user")
 
 out = Console()
 err = Console(stderr=True)
@@ -70,6 +72,7 @@ def serve(
     ctx = _context(settings)
     _prepare_database(ctx)
     _bootstrap_admin(ctx)
+    bootstrap_console_admin(ctx)
     out.print(
         f"Mission Control {__version__} on [bold]{settings.base_url}[/] "
         f"(database: {ctx.engine.url.render_as_string(hide_password=True)}, "
@@ -83,6 +86,7 @@ def serve(
             port=settings.port,
             log_level=settings.log_level,
             access_log=False,
+            timeout_graceful_shutdown=3,  # open live-update streams must not hold a restart for minutes
         )
     finally:
         if running is not None:

@@ -10,6 +10,7 @@ from missionctl.escalation import models as escalation_models
 from missionctl.incidents import models as incident_models
 from missionctl.notifications import models as notification_models
 from missionctl.signals import models as signal_models
+from missionctl.web import models as web_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "metadata",
     "notification_models",
     "signal_models",
+    "web_models",
 ]

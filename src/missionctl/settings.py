@@ -88,6 +88,24 @@ class Settings(BaseSettings):
     delivery_rate_per_destination: float = Field(default=5.0, gt=0, description="Sends per second to one address")
     delivery_burst_per_destination: int = Field(default=20, ge=1)
 
+    # The web console (sessions for people; the API keeps its bearer tokens).
+    console_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure; unset: only when public_url or the request is https",
+    )
+    console_session_hours: float = Field(default=12.0, gt=0, description="A console login lasts at most this long")
+    console_idle_minutes: float = Field(default=60.0, gt=0, description="A console session unused this long ends")
+    console_login_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row that lock a console account"
+    )
+    console_lockout_minutes: float = Field(default=15.0, gt=0, description="How long a locked console account waits")
+    console_live_poll_seconds: float = Field(
+        default=0.2, gt=0, le=5, description="How often an open incident room checks the database for changes"
+    )
+    console_live_stream_seconds: float = Field(
+        default=300.0, gt=0, description="A live-update stream ends after this long; the browser reconnects"
+    )
+
     @field_validator("runbook_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: Any) -> Any:

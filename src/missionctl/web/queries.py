@@ -1,0 +1,184 @@
+"""Read-side queries the console's pages need beyond the incident service: bounded, index-friendly reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from missionctl.catalog import models as catalog
+from missionctl.incidents.lifecycle import OPEN_STATUSES, IncidentRole
+from missionctl.incidents.models import ChannelMessage, Incident, RoleAssignment, TimelineEvent
+from missionctl.notifications.models import Notification
+
+OPEN = sorted(str(s) for s in OPEN_STATUSES)
+OPEN_LIMIT = 100
+STATUS_HISTORY_DAYS = 14
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One incident in a list: what a responder scans for."""
+
+    id: int
+    title: str
+    service: str
+    severity: str
+    status: str
+    runbook_id: str
+    declared_at: datetime
+    resolved_at: datetime | None
+    recovery_deadline: datetime
+    recovery_slo_minutes: int
+    recovery_slo_met: bool | None
+    next_update_due_at: datetime | None
+    acknowledged_by: str | None
+    commander: str | None
+    people: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def slo_seconds_left(self, now: datetime) -> int:
+        return int((self.recovery_deadline - now).total_seconds())
+
+    def update_overdue(self, now: datetime) -> bool:
+        return self.is_open and self.next_update_due_at is not None and now >= self.next_update_due_at
+
+
+@dataclass(frozen=True)
+class Filters:
+    severity: str | None = None
+    service: str | None = None
+    runbook: str | None = None
+
+
+_COMMANDER = (
+    select(RoleAssignment.assignee)
+    .where(RoleAssignment.incident_id == Incident.id, RoleAssignment.role == str(IncidentRole.COMMANDER))
+    .correlate(Incident)
+    .scalar_subquery()
+)
+# Only the columns a list shows: building full ORM objects (and their roles) costs more than the query.
+_COLUMNS = (
+    Incident.id,
+    Incident.title,
+    Incident.service,
+    Incident.severity,
+    Incident.status,
+    Incident.runbook_id,
+    Incident.declared_at,
+    Incident.resolved_at,
+    Incident.recovery_deadline,
+    Incident.recovery_slo_minutes,
+    Incident.recovery_slo_met,
+    Incident.next_update_due_at,
+    Incident.acknowledged_by,
+    _COMMANDER.label("commander"),
+)
+
+
+def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
+    if filters.severity:
+        query = query.where(Incident.severity == filters.severity)
+    if filters.service:
+        query = query.where(Incident.service == filters.service)
+    if filters.runbook:
+        query = query.where(Incident.runbook_id == filters.runbook)
+    return query
+
+
+def open_incidents(session: Session, *, filters: Filters = Filters(), limit: int = OPEN_LIMIT) -> list[IncidentRow]:
+    """Open incidents, most severe first, then newest."""
+    query = select(*_COLUMNS).where(Incident.status.in_(OPEN))
+    query = _filtered(query, filters).order_by(Incident.severity, Incident.id.desc()).limit(limit)
+    return [IncidentRow(**row._asdict()) for row in session.execute(query)]
+
+
+def history(session: Session, *, filters: Filters = Filters(), before_id: int | None, limit: int) -> list[IncidentRow]:
+    """Resolved and closed incidents, newest first; page with `before_id` (the last id of the previous page)."""
+    # "Not open" rather than "resolved or closed": the status index would make SQLite sort all the history
+    # to find the newest few, where walking the primary key backwards stops after one page.
+    query = select(*_COLUMNS).where(Incident.status.not_in(OPEN))
+    if before_id is not None:
+        query = query.where(Incident.id < before_id)
+    query = _filtered(query, filters).order_by(Incident.id.desc()).limit(limit)
+    return [IncidentRow(**row._asdict()) for row in session.execute(query)]
+
+
+def with_people(session: Session, rows: list[IncidentRow]) -> list[IncidentRow]:
+    """The rows with everyone holding a role on them or having acknowledged them."""
+    people: dict[int, set[str]] = {row.id: {row.acknowledged_by} if row.acknowledged_by else set() for row in rows}
+    query = select(RoleAssignment.incident_id, RoleAssignment.assignee).where(
+        RoleAssignment.incident_id.in_(list(people))
+    )
+    for incident_id, assignee in session.execute(query):
+        people[incident_id].add(assignee)
+    return [replace(row, people=tuple(sorted(people[row.id]))) for row in rows]
+
+
+def count_open(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Incident).where(Incident.status.in_(OPEN))) or 0)
+
+
+@dataclass
+class NeedsMe:
+    """The home page: what needs this person now."""
+
+    mine: list[IncidentRow] = field(default_factory=list)
+    unacknowledged: list[IncidentRow] = field(default_factory=list)
+    updates_overdue: list[IncidentRow] = field(default_factory=list)
+    others: list[IncidentRow] = field(default_factory=list)
+
+
+def needs_me(session: Session, *, username: str, now: datetime) -> NeedsMe:
+    """Sort the open incidents into: mine, nobody acknowledged, stakeholder update overdue, the rest."""
+    view = NeedsMe()
+    for row in with_people(session, open_incidents(session)):
+        if username in row.people:
+            view.mine.append(row)
+        elif row.acknowledged_by is None:
+            view.unacknowledged.append(row)
+        elif row.update_overdue(now):
+            view.updates_overdue.append(row)
+        else:
+            view.others.append(row)
+    return view
+
+
+def live_version(session: Session, *, incident_id: int) -> str:
+    """A value that changes whenever anything shown in an incident room changes.
+
+    Every change to an incident writes a timeline entry; channel messages and page deliveries do not,
+    so they are counted too. Three index-only lookups, cheap enough to poll several times a second.
+    """
+    timeline = select(func.max(TimelineEvent.id)).where(TimelineEvent.incident_id == incident_id)
+    messages = select(func.max(ChannelMessage.id)).where(ChannelMessage.incident_id == incident_id)
+    pages = select(func.count(Notification.sent_at), func.count(Notification.acknowledged_at)).where(
+        Notification.incident_id == incident_id
+    )
+    sent, acked = session.execute(pages).one()
+    return f"{session.scalar(timeline) or 0}.{session.scalar(messages) or 0}.{sent}.{acked}"
+
+
+def public_incidents(session: Session, *, now: datetime) -> tuple[list[Incident], list[Incident]]:
+    """For the status page: open incidents, and those resolved in the last two weeks (with their updates)."""
+    since = now - timedelta(days=STATUS_HISTORY_DAYS)
+    query = (
+        select(Incident)
+        .options(selectinload(Incident.updates))
+        .where(or_(Incident.status.in_(OPEN), Incident.resolved_at >= since))
+        .order_by(Incident.id.desc())
+        .limit(OPEN_LIMIT)
+    )
+    rows = list(session.scalars(query))
+    return [i for i in rows if i.status in OPEN], [i for i in rows if i.status not in OPEN]
+
+
+def service_names(session: Session) -> dict[str, str]:
+    rows = session.execute(select(catalog.Service.id, catalog.Service.name).order_by(catalog.Service.id))
+    return {service_id: name for service_id, name in rows}
