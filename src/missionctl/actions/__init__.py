@@ -1,0 +1,1 @@
+"""Automation actions: declared, bounded, approvable, dry-runnable and audited (issue 6)."""
