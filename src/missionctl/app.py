@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from missionctl import __version__
+from missionctl.actions import api as actions_api
 from missionctl.catalog import api as catalog_api
 from missionctl.clock import Clock
 from missionctl.context import AppContext, build_context
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.include_router(web_routes.router)  # the console and the public status page
     app.mount("/static", web_routes.static_files(), name="static")
     app.include_router(deployments_api.router, prefix="/api/v1")
+    app.include_router(actions_api.router, prefix="/api/v1")
     return app
 
 

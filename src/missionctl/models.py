@@ -1,5 +1,6 @@
 """Every table of every domain, imported in one place so Alembic and `create_all` see the whole schema."""
 
+from missionctl.actions import models as action_models
 from missionctl.auth import models as auth_models
 from missionctl.catalog import models as catalog_models
 from missionctl.db import Base
@@ -15,6 +16,7 @@ from missionctl.web import models as web_models
 metadata = Base.metadata
 
 __all__ = [
+    "action_models",
     "auth_models",
     "catalog_models",
     "deployment_models",

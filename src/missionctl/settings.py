@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Timeout of one Prometheus query made by a detector"
     )
 
+    # Actions (runbook steps and automation): implementations, secrets by name, allowed commands.
+    actions_file: Path | None = Field(
+        default=None, description="YAML actions file: http/command implementations, secrets, allowed commands"
+    )
+    actions_workers: int = Field(default=4, ge=1, description="Threads that run actions next to the engine")
+
     # Time itself, for end-to-end tests and demos only: run the clock `clock_speed` times faster than
     # the wall clock from `clock_anchor`. Every process of one installation must use the same values.
     clock_speed: float = Field(default=1.0, gt=0)

@@ -17,11 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from missionctl.context import AppContext
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -63,6 +66,13 @@ class BuiltinAction:
 
 REGISTRY: dict[str, BuiltinAction] = {}
 
+# Modules that register built-ins when imported; `load_builtins()` imports those that exist, so the
+# registry is complete wherever actions are listed, linted or run (a package adds its module here).
+BUILTIN_MODULES: list[str] = [
+    "missionctl.releases.actions",
+    "missionctl.analyzer.actions",
+]
+
 
 def builtin(
     name: str, *, params: type[P], summary: str
@@ -76,3 +86,38 @@ def builtin(
         return run
 
     return register
+
+
+VariableProvider = Callable[["Session", str | None, int | None], Mapping[str, Any]]
+VARIABLES: dict[str, VariableProvider] = {}
+
+
+def template_variables(root: str) -> Callable[[VariableProvider], VariableProvider]:
+    """Register a provider of `${root.*}` template variables for http and command actions.
+
+    The provider is called as `provider(session, service, incident_id)` in a read transaction just before an
+    action runs (e.g. `last_healthy` → `{"version": ..., "artifact_digest": ...}` for a helm rollback).
+    """
+
+    def register(provider: VariableProvider) -> VariableProvider:
+        if root in VARIABLES:
+            raise ValueError(f"template variables {root!r} are registered twice")
+        VARIABLES[root] = provider
+        return provider
+
+    return register
+
+
+def load_builtins() -> dict[str, BuiltinAction]:
+    """Import every module of `BUILTIN_MODULES` that is installed, and return the registry."""
+    import importlib
+    import importlib.util
+
+    for module in BUILTIN_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the parent package is not there
+            found = False
+        if found:
+            importlib.import_module(module)
+    return REGISTRY

@@ -92,21 +92,23 @@ class Engine:
         self.deliveries = delivery.Deliveries(ctx, sender, self)
         self._batch = min(MIN_BATCH * 4, self.config.batch_size)
         self._passes = 0
+        self._last_internal = 0
 
     # -- one pass -------------------------------------------------------------------------------
 
     def run_due(self) -> int:
         """Run the internal jobs due now and start due deliveries (not awaited). Returns jobs taken."""
         now = self.ctx.clock.now()
-        internal = self._run_internal(now)
-        # While a backlog of timers drains in full batches, look for deliveries every few passes only:
-        # each look is a write transaction, and pages still leave within a few batches.
+        # Pages first: a delivery that waits behind a transaction of timers is time-to-engage lost. While a
+        # backlog of timers drains in full batches, look for deliveries every few passes only: each look is
+        # a write transaction, and pages still leave within a few batches.
         self._passes += 1
-        busy = internal >= self._batch and self._passes % DELIVERY_CHECK_EVERY
+        busy = self._last_internal >= self._batch and self._passes % DELIVERY_CHECK_EVERY
         capacity = self.config.delivery_workers * 2 - len(self._inflight)
         outgoing = self._claim(now, deliveries=True, limit=capacity) if capacity > 0 and not busy else []
         for job in outgoing:
             self._submit(job)
+        internal = self._last_internal = self._run_internal(now)
         return internal + len(outgoing)
 
     def run_until_idle(self, max_passes: int = 1000) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from missionctl.actions.workers import ActionWorkers
 from missionctl.context import AppContext
 from missionctl.detectors.runner import DetectorRunner, DetectorThread
 from missionctl.engine.listener import PgListener
@@ -40,8 +41,11 @@ class RunningEngine:
     engine: Engine
     listener: PgListener | None
     detectors: DetectorThread | None = None
+    actions: ActionWorkers | None = None
 
     def stop(self) -> None:
+        if self.actions is not None:
+            self.actions.stop()
         if self.detectors is not None:
             self.detectors.stop()
         if self.listener is not None:
@@ -62,6 +66,7 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
     detectors = None
     if s.detectors_file is not None:  # loaded first: an invalid detectors file stops the start
         detectors = DetectorThread(DetectorRunner.from_settings(ctx), ctx.clock, poll_seconds=s.engine_poll_seconds)
+    actions = ActionWorkers(ctx)  # checks the actions file first: an invalid one stops the start
     engine = Engine(ctx, make_sender(ctx), config=config, worker_id=worker_id)
     listener = None if s.is_sqlite else PgListener(ctx.engine, ctx.job_signal)
     if listener is not None:
@@ -69,4 +74,4 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
     engine.start()
     if detectors is not None:
         detectors.start()
-    return RunningEngine(engine, listener, detectors)
+    return RunningEngine(engine, listener, detectors, actions=actions.start())

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from missionctl.actions import approvals, automation
 from missionctl.catalog import ownership
 from missionctl.engine import jobs
 from missionctl.escalation import acklink, messages, reminders
@@ -433,6 +434,8 @@ HANDLERS = {
     ENGAGE: engage_deadline,
     reminders.UPDATE_DUE: reminders.update_reminder,
     reminders.ACTION_ITEM_DUE: reminders.action_item_reminder,
+    approvals.EXPIRE: approvals.expire,
+    automation.SCHEDULED: automation.scheduled,
 }
 
 

@@ -181,6 +181,10 @@ def _validate(data: dict[Any, Any], root: Node, source: str, duplicates: list[Pr
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
         problems.extend(_validation_problem(error, root, source) for error in exc.errors(include_url=False))
+    if runbook is not None:
+        from missionctl.actions.lint import automation_param_problems  # late: actions import the runbook format
+
+        problems.extend(automation_param_problems(runbook, root, source))
     if problems:
         runbook = None
     return ParsedFile(source, runbook, tuple(_by_position(problems)), declared_id, id_line, id_column)
