@@ -17,6 +17,7 @@ DEPENDENCIES=(
   "cmd:prometheus prometheus"
   "cmd:prometheus-alertmanager prometheus-alertmanager"
   "cmd:wrk wrk"
+  "file:/usr/share/postgresql/15/extension/hypopg.control postgresql-15-hypopg"
   "cmd:chromium chromium"
 )
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from missionctl import __version__
 from missionctl.actions import api as actions_api
+from missionctl.analyzer import api as analyzer_api
 from missionctl.catalog import api as catalog_api
 from missionctl.clock import Clock
 from missionctl.context import AppContext, build_context
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.mount("/static", web_routes.static_files(), name="static")
     app.include_router(deployments_api.router, prefix="/api/v1")
     app.include_router(actions_api.router, prefix="/api/v1")
+    app.include_router(analyzer_api.router, prefix="/api/v1")
     return app
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from missionctl import __version__, migrate
 from missionctl.actions.cli import actions_app
+from missionctl.analyzer.cli import analyzer_app
 from missionctl.auth import service as auth
 from missionctl.auth.roles import Role
 from missionctl.catalog.cli import catalog_app
@@ -40,6 +41,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(oncall_app, name="oncall")
 app.add_typer(user_app, name="user")
 app.add_typer(actions_app, name="actions")
+app.add_typer(analyzer_app, name="analyzer")
 
 out = Console()
 err = Console(stderr=True)

@@ -1,6 +1,7 @@
 """Every table of every domain, imported in one place so Alembic and `create_all` see the whole schema."""
 
 from missionctl.actions import models as action_models
+from missionctl.analyzer import models as analyzer_models
 from missionctl.auth import models as auth_models
 from missionctl.catalog import models as catalog_models
 from missionctl.db import Base
@@ -17,6 +18,7 @@ metadata = Base.metadata
 
 __all__ = [
     "action_models",
+    "analyzer_models",
     "auth_models",
     "catalog_models",
     "deployment_models",

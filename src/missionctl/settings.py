@@ -75,6 +75,28 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Timeout of one Prometheus query made by a detector"
     )
 
+    # The PostgreSQL analyzer (RB-002): slow queries, plan diffs and index recommendations for one target
+    # database, through a read-only role; see docs/analyzer.md. Unset `analyzer_database_url`: no analyzer.
+    analyzer_database_url: SecretStr | None = Field(
+        default=None,
+        description="Read-only DSN of the analyzed database: postgresql+psycopg://... or a plain libpq URL/conninfo",
+    )
+    analyzer_ddl_database_url: SecretStr | None = Field(
+        default=None,
+        description="DSN allowed to CREATE INDEX CONCURRENTLY, used only by the approved pg.create_index action",
+    )
+    analyzer_service: str = Field(
+        default="database", min_length=1, description="Catalog service the analyzed database belongs to (RB-002)"
+    )
+    analyzer_top_n: int = Field(default=10, ge=1, le=200, description="Slowest statements (by total time) analyzed")
+    analyzer_min_calls: int = Field(default=5, ge=1, description="Calls since the last snapshot a statement needs")
+    analyzer_statement_timeout_ms: int = Field(
+        default=5000, ge=100, description="statement_timeout of each analyzer query on the analyzed database"
+    )
+    analyzer_interval_minutes: int = Field(
+        default=60, ge=0, description="Scheduled plan check every N minutes (RB-002 pg.plan_diff); 0: no schedule"
+    )
+
     # Actions (runbook steps and automation): implementations, secrets by name, allowed commands.
     actions_file: Path | None = Field(
         default=None, description="YAML actions file: http/command implementations, secrets, allowed commands"

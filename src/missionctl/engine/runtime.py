@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from missionctl.actions.workers import ActionWorkers
+from missionctl.analyzer.schedule import AnalyzerSchedule
 from missionctl.context import AppContext
 from missionctl.detectors.runner import DetectorRunner, DetectorThread
 from missionctl.engine.listener import PgListener
@@ -42,8 +43,11 @@ class RunningEngine:
     listener: PgListener | None
     detectors: DetectorThread | None = None
     actions: ActionWorkers | None = None
+    analyzer: AnalyzerSchedule | None = None
 
     def stop(self) -> None:
+        if self.analyzer is not None:
+            self.analyzer.close()
         if self.actions is not None:
             self.actions.stop()
         if self.detectors is not None:
@@ -68,10 +72,13 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
         detectors = DetectorThread(DetectorRunner.from_settings(ctx), ctx.clock, poll_seconds=s.engine_poll_seconds)
     actions = ActionWorkers(ctx)  # checks the actions file first: an invalid one stops the start
     engine = Engine(ctx, make_sender(ctx), config=config, worker_id=worker_id)
+    analyzer = AnalyzerSchedule.start(ctx)  # the scheduled RB-002 plan check, when an analyzed database is set
+    if analyzer is not None:
+        engine.handlers.update(analyzer.handlers)
     listener = None if s.is_sqlite else PgListener(ctx.engine, ctx.job_signal)
     if listener is not None:
         listener.start()
     engine.start()
     if detectors is not None:
         detectors.start()
-    return RunningEngine(engine, listener, detectors, actions=actions.start())
+    return RunningEngine(engine, listener, detectors, actions=actions.start(), analyzer=analyzer)
