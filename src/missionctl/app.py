@@ -27,6 +27,7 @@ from missionctl.incidents import api as incidents_api
 from missionctl.observability import Metrics, MetricsMiddleware
 from missionctl.oncall import api as oncall_api
 from missionctl.postmortems import api as postmortems_api
+from missionctl.releases import api as releases_api
 from missionctl.runbooks import api as runbooks_api
 from missionctl.settings import Settings
 from missionctl.signals import api as signals_api
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.mount("/static", web_routes.static_files(), name="static")
     app.include_router(deployments_api.router, prefix="/api/v1")
     app.include_router(actions_api.router, prefix="/api/v1")
+    app.include_router(releases_api.router, prefix="/api/v1")
     app.include_router(analyzer_api.router, prefix="/api/v1")
     return app
 

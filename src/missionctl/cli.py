@@ -22,6 +22,7 @@ from missionctl.engine.runtime import start_engine
 from missionctl.errors import MissionControlError
 from missionctl.incidents.cli import incident_app
 from missionctl.oncall.cli import oncall_app
+from missionctl.releases.cli import freeze_app
 from missionctl.runbooks.cli import runbook_app
 from missionctl.settings import Settings, load_settings
 from missionctl.signals.cli import dead_letter_app, integration_app, route_app
@@ -42,6 +43,7 @@ app.add_typer(oncall_app, name="oncall")
 app.add_typer(user_app, name="user")
 app.add_typer(actions_app, name="actions")
 app.add_typer(analyzer_app, name="analyzer")
+app.add_typer(freeze_app, name="freeze")
 
 out = Console()
 err = Console(stderr=True)

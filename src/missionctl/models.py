@@ -11,6 +11,7 @@ from missionctl.engine import models as engine_models
 from missionctl.escalation import models as escalation_models
 from missionctl.incidents import models as incident_models
 from missionctl.notifications import models as notification_models
+from missionctl.releases import models as release_models
 from missionctl.signals import models as signal_models
 from missionctl.web import models as web_models
 
@@ -28,6 +29,7 @@ __all__ = [
     "incident_models",
     "metadata",
     "notification_models",
+    "release_models",
     "signal_models",
     "web_models",
 ]

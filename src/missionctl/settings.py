@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     )
     actions_workers: int = Field(default=4, ge=1, description="Threads that run actions next to the engine")
 
+    # Releases (RB-001): the ledger's settle period, and per-service rollback and synthetic checks.
+    releases_file: Path | None = Field(default=None, description="YAML file: rollback, synthetic checks per service")
+    release_settle_seconds: int = Field(
+        default=300, ge=0, description="A release is healthy once its probes have passed this long after it"
+    )
+
     # Time itself, for end-to-end tests and demos only: run the clock `clock_speed` times faster than
     # the wall clock from `clock_anchor`. Every process of one installation must use the same values.
     clock_speed: float = Field(default=1.0, gt=0)

@@ -45,7 +45,8 @@ def test_declare_copies_the_runbook_and_starts_the_clocks(client: TestClient) ->
     assert slo["deadline"].startswith((START + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"))
     assert incident["commander"] == "responder-user"
     assert incident["stakeholder_updates"]["every_minutes"] == 15
-    assert [e["kind"] for e in incident["timeline"]] == ["declared", "channel_opened", "escalation_missing"]
+    kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen"]  # RB-001 freezes deploys
+    assert [e["kind"] for e in incident["timeline"]] == kinds
 
 
 def test_declare_location_and_read_back(client: TestClient) -> None:
@@ -190,7 +191,8 @@ def test_resolve_after_deadline_records_breach(client: TestClient, clock: Frozen
     clock.advance(timedelta(minutes=25))
     body = client.post(f"/api/v1/incidents/{incident['id']}/resolve", json={"evidence": "green"}).json()
     assert body["recovery_slo"]["state"] == "missed"
-    assert body["timeline"][-1]["data"]["recovery_slo_met"] is False
+    resolved = [e for e in body["timeline"] if e["kind"] == "status_changed"][-1]  # then RB-001 lifts its freeze
+    assert resolved["data"]["recovery_slo_met"] is False
 
 
 def test_reopen_after_resolve(client: TestClient) -> None:

@@ -98,7 +98,8 @@ def test_a_refused_operation_leaves_nothing_behind(ctx: AppContext) -> None:
     with ctx.read() as session:
         incident = service.get(session, incident_id=incident_id)
         assert incident.steps[0].status == StepStatus.PENDING
-        assert [e.kind for e in incident.timeline] == ["declared", "channel_opened", "escalation_missing"]
+        kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen"]  # RB-001 freezes deploys
+        assert [e.kind for e in incident.timeline] == kinds
 
 
 def test_concurrent_changes_to_one_incident_all_land(ctx: AppContext) -> None:

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, status
 from missionctl.deployments import service
 from missionctl.deployments.schemas import DeploymentCreate, DeploymentRead
 from missionctl.deps import Ctx, Responder, Viewer
+from missionctl.releases import hooks as releases
 
 router = APIRouter(prefix="/deployments", tags=["deployments"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def record_deployment(body: DeploymentCreate, ctx: Ctx, _: Responder) -> DeploymentRead:
+def record_deployment(body: DeploymentCreate, ctx: Ctx, caller: Responder) -> DeploymentRead:
     """Record a release; after-release detectors compare the error rate after it with the baseline before it."""
     with ctx.write() as session:
         deployment = service.record(
@@ -26,6 +27,15 @@ def record_deployment(body: DeploymentCreate, ctx: Ctx, _: Responder) -> Deploym
             deployed_by=body.deployed_by,
             deployed_at=body.deployed_at,
             url=str(body.url) if body.url is not None else None,
+            now=ctx.clock.now(),
+        )
+        # 409 `deploy_frozen` while the service is frozen (unless overridden); starts the release's verdict.
+        releases.on_deployment(
+            session,
+            deployment=deployment,
+            settings=ctx.settings,
+            override_reason=body.freeze_override_reason,
+            actor=caller.name,
             now=ctx.clock.now(),
         )
         return DeploymentRead.model_validate(deployment)

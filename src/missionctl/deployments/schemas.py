@@ -36,6 +36,9 @@ class DeploymentCreate(BaseModel):
     deployed_by: str = Field(min_length=1, max_length=200, description="Who released it (person or pipeline)")
     deployed_at: AwareDatetime | None = Field(default=None, description="When it went out; default: now")
     url: HttpUrl | None = Field(default=None, description="The CI run or release page")
+    freeze_override_reason: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Deploy despite a deploy freeze (noted on its incident)"
+    )
 
     @field_validator("artifact_digest")
     @classmethod

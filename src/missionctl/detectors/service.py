@@ -18,6 +18,7 @@ from missionctl.detectors.config import ConfiguredDetector
 from missionctl.detectors.evaluation import Evaluation, SeriesUpdate, Stored
 from missionctl.detectors.models import DetectorSchedule, DetectorState
 from missionctl.detectors.schemas import DeployWindowDetector, ProbeDetector
+from missionctl.releases import hooks as releases
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.signals.events import SignalAction, SignalEvent
 from missionctl.signals.pipeline import Applied, RoutedEvent, apply
@@ -115,10 +116,11 @@ def store(
         session.execute(delete(DetectorState).where(DetectorState.detector == gone.name))
         session.execute(delete(DetectorSchedule).where(DetectorSchedule.name == gone.name))
     session.flush()
-    for outcome in outcomes:
-        if _claim(session, outcome, now):
-            _save_states(session, outcome.due.detector.name, outcome.evaluation.updates, now)
-            events += [_event(outcome.due.detector, u, now) for u in outcome.evaluation.updates if u.transition]
+    stored = [outcome for outcome in outcomes if _claim(session, outcome, now)]
+    for outcome in stored:
+        _save_states(session, outcome.due.detector.name, outcome.evaluation.updates, now)
+        events += [_event(outcome.due.detector, u, now) for u in outcome.evaluation.updates if u.transition]
+    releases.observe_probes(session, outcomes=stored, now=now)  # pending releases may now be healthy
     return apply(session, events, runbooks=runbooks, now=now)
 
 

@@ -12,6 +12,7 @@ from missionctl.engine.listener import PgListener
 from missionctl.engine.runner import Engine, EngineConfig
 from missionctl.notifications import service as outbox
 from missionctl.notifications.channels import ChannelSettings, Sender
+from missionctl.releases.worker import ReleaseWorker
 
 
 def webhook_secret(ctx: AppContext) -> str:
@@ -42,6 +43,7 @@ class RunningEngine:
     engine: Engine
     listener: PgListener | None
     detectors: DetectorThread | None = None
+    releases: ReleaseWorker | None = None
     actions: ActionWorkers | None = None
     analyzer: AnalyzerSchedule | None = None
 
@@ -52,6 +54,8 @@ class RunningEngine:
             self.actions.stop()
         if self.detectors is not None:
             self.detectors.stop()
+        if self.releases is not None:
+            self.releases.stop()
         if self.listener is not None:
             self.listener.stop()
         self.engine.stop()
@@ -79,6 +83,8 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
     if listener is not None:
         listener.start()
     engine.start()
+    releases = ReleaseWorker(ctx, poll_seconds=s.engine_poll_seconds)  # rollbacks, synthetic checks (RB-001)
+    releases.start()
     if detectors is not None:
         detectors.start()
-    return RunningEngine(engine, listener, detectors, actions=actions.start(), analyzer=analyzer)
+    return RunningEngine(engine, listener, detectors, releases, actions=actions.start(), analyzer=analyzer)

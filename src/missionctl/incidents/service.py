@@ -25,6 +25,7 @@ from missionctl.incidents.models import (
     StakeholderUpdate,
 )
 from missionctl.incidents.timeline import record_event
+from missionctl.releases import hooks as releases
 from missionctl.runbooks.loader import LoadedRunbook
 from missionctl.runbooks.schemas import Severity
 
@@ -98,6 +99,7 @@ def declare(
     record_event(incident, now, actor, "channel_opened", "Response channel opened", commander=commander)
     session.flush()
     escalation.start(session, incident=incident, now=now)
+    releases.on_declared(session, incident=incident, runbook=spec, now=now)  # RB-001: freeze deploys, size the blast
     return incident
 
 
@@ -229,6 +231,7 @@ def resolve(
     incident.resolved_by = actor
     _apply_status(incident, Status.RESOLVED, actor=actor, now=now, note=None)
     escalation.on_resolved(session, incident=incident, now=now)
+    releases.on_resolved(session, incident=incident, now=now)  # lifts the deploy freeze the incident set
     return incident
 
 

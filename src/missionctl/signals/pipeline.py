@@ -32,6 +32,7 @@ from missionctl.incidents import service as incidents
 from missionctl.incidents.lifecycle import OPEN_STATUSES
 from missionctl.incidents.models import Incident, RunbookVersion
 from missionctl.incidents.timeline import SYSTEM_ACTOR, note
+from missionctl.releases import hooks as releases
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import Severity
 from missionctl.signals.events import SignalAction, SignalEvent
@@ -219,6 +220,7 @@ def _attach_fired(
         for alert in members:
             alert.incident_id = incident.id
             alert.values["incident_id"] = incident.id
+        releases.on_signal_fired(session, incident=incident, fired=[a.fired for a in members if a.fired], now=now)
 
 
 def _open_incident(session: Session, service_id: str, runbook_id: str) -> Incident | None:
