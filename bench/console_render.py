@@ -1,11 +1,13 @@
 """Figure: console render time with 10,000 incidents, and the time from a change to the live update.
 
 A real `missionctl serve --no-engine` (uvicorn, one worker) on a database seeded with 10,000 incidents
-(one in ten still open, the rest resolved: a year of history), logged in as a console user:
+(declared over the past year, one in ten still open, the rest resolved with varied response times),
+logged in as a console user:
 
-- p50/p95 server round trip of the incident list (`GET /incidents`) and of an incident room
-  (`GET /incidents/{id}`), next to the API's JSON read of the same incident (`GET /api/v1/incidents/{id}`,
-  the baseline, same process) and the ratio between the two;
+- p50/p95 server round trip of the incident list (`GET /incidents`), of an incident room
+  (`GET /incidents/{id}`) and of the reports (`GET /reports`: the last 12 weeks by service, and all
+  52 weeks by runbook; plus the JSON summary over the year), next to the API's JSON read of the same
+  incident (`GET /api/v1/incidents/{id}`, the baseline, same process) and the ratio between the two;
 - change → live update: with the room's event stream open, a change through the API, timed until the
   stream's `change` event arrives, and until the room fragment the page then fetches has arrived.
 
@@ -25,11 +27,15 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
 from _common import LoadResult, database, free_port, ratio, server_process
+
+if TYPE_CHECKING:
+    from missionctl.context import AppContext
 
 PASSWORD = "bench password long enough"
 
@@ -82,8 +88,34 @@ def seed(url: str, count: int) -> list[int]:
             .where(Incident.id % 10 != 0)
             .values(status="resolved", resolved_at=now + timedelta(minutes=12), recovery_slo_met=True)
         )
+    spread_over_a_year(ctx, count, now)
     ctx.dispose()
     return [i for i in range(1, count + 1) if i % 10 == 0]
+
+
+def spread_over_a_year(ctx: AppContext, count: int, now: datetime) -> None:
+    """Give the incidents a year of declaration times and response times, for the reports to chart."""
+    from sqlalchemy import update
+
+    from missionctl.incidents.models import Incident
+
+    rng = random.Random(11)
+    rows = []
+    for i in range(1, count + 1):
+        declared = now - timedelta(days=365) * (count - i) / count
+        resolve = timedelta(minutes=rng.uniform(5, 90))
+        row = {
+            "id": i,
+            "declared_at": declared,
+            "first_page_sent_at": declared + timedelta(seconds=rng.uniform(1, 20)),
+            "acknowledged_at": declared + timedelta(minutes=rng.uniform(0.5, 8)),
+        }
+        if i % 10:
+            row |= {"resolved_at": declared + resolve, "recovery_slo_met": resolve < timedelta(minutes=45)}
+        rows.append(row)
+    with ctx.write() as session:
+        session.execute(update(Incident), [r for r in rows if "resolved_at" in r])
+        session.execute(update(Incident), [r for r in rows if "resolved_at" not in r])
 
 
 def log_in(client: httpx.Client) -> None:
@@ -115,12 +147,16 @@ def live_latency(
     stop = threading.Event()
 
     def listen() -> None:
-        with client.stream("GET", f"/incidents/{incident_id}/events", timeout=None) as stream:
-            for line in stream.iter_lines():
-                if line == "event: change":
-                    events.put(time.perf_counter())
-                if stop.is_set():
-                    return
+        try:
+            with client.stream("GET", f"/incidents/{incident_id}/events", timeout=None) as stream:
+                for line in stream.iter_lines():
+                    if line == "event: change":
+                        events.put(time.perf_counter())
+                    if stop.is_set():
+                        return
+        except httpx.HTTPError:
+            if not stop.is_set():  # the server going away at the end is expected
+                raise
 
     reader = threading.Thread(target=listen, daemon=True)
     reader.start()
@@ -179,6 +215,7 @@ def main() -> None:
         ):
             log_in(client)
             rooms = [f"/incidents/{random.choice(open_ids)}" for _ in range(args.requests)]
+            year_ago = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
             results = [
                 timed("GET /incidents (list, 10k in the database)", client, ["/incidents"] * args.requests),
                 timed(
@@ -187,6 +224,17 @@ def main() -> None:
                     [f"/incidents?before={args.incidents // 2}"] * args.requests,
                 ),
                 timed("GET /incidents/{id} (room)", client, rooms),
+                timed("GET /reports (12 weeks, by service)", client, ["/reports"] * args.requests),
+                timed(
+                    "GET /reports?weeks=52&group_by=runbook",
+                    client,
+                    ["/reports?weeks=52&group_by=runbook"] * args.requests,
+                ),
+                timed(
+                    "GET /api/v1/reports/summary (52 weeks)",
+                    api,
+                    [f"/api/v1/reports/summary?since={year_ago}"] * args.requests,
+                ),
                 timed("baseline: GET /api/v1/incidents/{id} (JSON)", api, ["/api/v1" + r for r in rooms]),
             ]
             to_event, to_fragment = live_latency(client, api, open_ids[-1], args.changes)

@@ -17,8 +17,8 @@ DEPENDENCIES=(
   "cmd:prometheus prometheus"
   "cmd:prometheus-alertmanager prometheus-alertmanager"
   "cmd:wrk wrk"
-  "file:/usr/share/postgresql/15/extension/hypopg.control postgresql-15-hypopg"
   "cmd:chromium chromium"
+  "file:/usr/share/postgresql/15/extension/hypopg.control postgresql-15-hypopg"
 )
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }

@@ -28,6 +28,7 @@ from missionctl.observability import Metrics, MetricsMiddleware
 from missionctl.oncall import api as oncall_api
 from missionctl.postmortems import api as postmortems_api
 from missionctl.releases import api as releases_api
+from missionctl.reports import api as reports_api
 from missionctl.runbooks import api as runbooks_api
 from missionctl.settings import Settings
 from missionctl.signals import api as signals_api
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     app.include_router(deployments_api.router, prefix="/api/v1")
     app.include_router(actions_api.router, prefix="/api/v1")
     app.include_router(releases_api.router, prefix="/api/v1")
+    app.include_router(reports_api.router, prefix="/api/v1")
     app.include_router(analyzer_api.router, prefix="/api/v1")
     return app
 

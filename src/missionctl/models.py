@@ -13,6 +13,7 @@ from missionctl.incidents import models as incident_models
 from missionctl.notifications import models as notification_models
 from missionctl.releases import models as release_models
 from missionctl.signals import models as signal_models
+from missionctl.statuspage import models as statuspage_models
 from missionctl.web import models as web_models
 
 metadata = Base.metadata
@@ -31,5 +32,6 @@ __all__ = [
     "notification_models",
     "release_models",
     "signal_models",
+    "statuspage_models",
     "web_models",
 ]

@@ -104,6 +104,7 @@ PAGES = [
     ("runbooks", "/runbooks"),
     ("runbook-rb-001", "/runbooks/RB-001"),
     ("oncall", "/oncall"),
+    ("reports", "/reports"),
     ("status", "/status"),
 ]
 
@@ -144,4 +145,43 @@ def test_the_keyboard_alone_reaches_the_checklist(browser: Browser, server: Serv
         pytest.fail("Tab never reached the first checklist step")
     page.keyboard.press("Enter")
     expect(page.locator("#live-checklist")).to_contain_text("1/3 done")
+    page.context.close()
+
+
+def test_reports_show_charts_with_tables_and_the_lists_update_live(browser: Browser, server: Server) -> None:
+    page = new_page(browser)
+    log_in(page, server)
+    watcher = new_page(browser)
+    log_in(watcher, server)
+    watcher.goto(f"{server.url}/incidents")
+    incident_id = declare(page, server, title="Reports and live lists", severity="SEV3")
+    expect(watcher.locator("#live-tables")).to_contain_text("Reports and live lists", timeout=5_000)
+    page.get_by_role("button", name="Acknowledge: I'm on it").click()
+    page.goto(f"{server.url}/reports?group_by=severity&weeks=4")
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.locator("table.figures")).to_contain_text("SEV3")
+    page.get_by_text("MTTA as a table").click()
+    expect(page.get_by_role("region", name="MTTA per week")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_label("Group by").select_option("runbook")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"group_by=runbook"))
+    expect(page.locator("table.figures")).to_contain_text("RB-001")
+    assert incident_id > 0
+    for tab in (page, watcher):
+        tab.context.close()
+
+
+def test_subscribing_on_the_status_page(browser: Browser, server: Server) -> None:
+    page = new_page(browser, width=375, height=812)
+    page.goto(f"{server.url}/status")
+    page.get_by_label("Email address or webhook URL").fill("stakeholder@example.com")
+    page.get_by_label("About").select_option(label="Checkout")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#subscribe")).to_contain_text("Check your inbox")
+    assert serious_violations(page) == []
+    page.get_by_role("radio", name="Webhook").check()
+    page.get_by_label("Email address or webhook URL").fill("https://hooks.example.com/status")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#subscribe")).to_contain_text("confirm_url")
     page.context.close()

@@ -1,14 +1,18 @@
-"""Live updates: the room's event stream says "change" soon after anything in the incident changes."""
+"""Live updates: the room's and the lists' event streams say "change" soon after anything changes."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
+from missionctl.app import create_app
 from missionctl.context import AppContext
 from missionctl.incidents import service
+from missionctl.settings import Settings
 from missionctl.web import queries
 from tests.web.conftest import declare
 
@@ -71,3 +75,41 @@ def test_the_fragment_holds_every_live_section(web: TestClient, responder: str) 
     for section in ("head", "clocks", "checklist", "people", "paging", "updates", "actions", "controls", "timeline"):
         assert f'id="live-{section}"' in fragment and f'id="live-{section}"' in room
     assert 'id="room-fragment"' in fragment and "<html" not in fragment
+
+
+def test_the_list_version_moves_when_any_incident_changes(ctx: AppContext, web: TestClient, responder: str) -> None:
+    with ctx.read() as session:
+        empty = queries.list_version(session)
+    incident_id = declare(web, responder)
+    with ctx.read() as session:
+        declared = queries.list_version(session)
+    web.post(f"/incidents/{incident_id}/acknowledge", data={"csrf_token": responder})
+    with ctx.read() as session:
+        acknowledged = queries.list_version(session)
+    assert len({empty, declared, acknowledged}) == 3
+    assert declared.endswith(".1")  # one open incident
+
+
+def test_the_list_stream_hears_a_new_incident(ctx: AppContext, web: TestClient, responder: str) -> None:
+    def declare_soon() -> None:
+        time.sleep(0.25)
+        declare(web, responder)
+
+    worker = threading.Thread(target=declare_soon)
+    worker.start()
+    response = web.get("/events")
+    worker.join()
+    assert [name for name, _ in _events(response.text)] == ["hello", "change"]
+
+
+@pytest.mark.parametrize("path", ["/", "/incidents"])
+def test_the_lists_are_live(web: TestClient, responder: str, path: str) -> None:
+    declare(web, responder)
+    page = web.get(path).text
+    assert 'data-events="/events"' in page and 'id="live-tables" data-live' in page
+    assert re.search(r'id="live-list" data-events="/events" data-version="\d+\.1"', page)
+
+
+def test_the_list_stream_needs_a_login(ctx: AppContext, settings: Settings) -> None:
+    with TestClient(create_app(settings, context=ctx), follow_redirects=False) as anonymous:
+        assert anonymous.get("/events").headers["location"] == "/login?next=/events"

@@ -259,3 +259,24 @@ def test_what_people_type_is_escaped_everywhere(web: TestClient, responder: str)
         page = web.get(path).text
         assert "<script>alert(1)" not in page and "<img src=x" not in page, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in web.get(f"/incidents/{incident_id}").text
+
+
+def test_the_status_page_keeps_90_days_of_history_in_plain_words(
+    web: TestClient, responder: str, clock: FrozenClock
+) -> None:
+    old = declare(web, responder, title="Long ago", severity="SEV3")
+    web.post(f"/incidents/{old}/resolve", data={"csrf_token": responder, "evidence": "ok", "confirmed": "yes"})
+    clock.advance(timedelta(days=60))
+    responder = log_in(web, "rita")  # the session timed out meanwhile
+    recent = declare(web, responder, title="Recently", severity="SEV3", service="search")
+    web.post(f"/incidents/{recent}/updates", data={"csrf_token": responder, "message": "Search is slow."})
+    clock.advance(timedelta(minutes=42))
+    web.post(f"/incidents/{recent}/resolve", data={"csrf_token": responder, "evidence": "ok", "confirmed": "yes"})
+    web.cookies.clear()
+    page = web.get("/status").text
+    assert "Past 90 days" in page and "All systems operational." in page
+    assert "Degraded performance on search for 42 minutes, resolved" in page
+    assert "Degraded performance on checkout for 1 minute, resolved" in page
+    assert "What we said (1 update)" in page and "Search is slow." in page
+    clock.advance(timedelta(days=31))  # the first one is now 91 days old
+    assert "on checkout" not in web.get("/status").text

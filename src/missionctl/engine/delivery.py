@@ -111,6 +111,9 @@ class Deliveries:
             incident["url"] = base + incident.pop("path")
             payload["incident"] = incident
             text += f"Incident: {incident['url']}\n"
+        for label, key, path in payload.pop("links", []):  # public links (status subscriptions): made absolute here
+            payload[key] = base + path
+            text += f"{label}: {payload[key]}\n"
         return Message(
             idempotency_key=snap.idempotency_key,
             subject=snap.subject,

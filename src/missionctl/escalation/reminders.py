@@ -22,6 +22,7 @@ from missionctl.incidents.models import ActionItem, Incident
 from missionctl.incidents.timeline import note
 from missionctl.notifications import service as outbox
 from missionctl.notifications.models import Purpose
+from missionctl.statuspage import service as statuspage
 
 UPDATE_DUE = "incident.update_reminder"
 ACTION_ITEM_DUE = "action_item.reminder"
@@ -114,7 +115,7 @@ def _notify_person(
 def on_update_posted(
     session: Session, *, incident: Incident, update_id: int, message: str, author: str, now: datetime
 ) -> None:
-    """Send the posted update to the service's stakeholder subscribers, and re-arm the cadence reminder."""
+    """Send the posted update to the service's stakeholder and status-page subscribers; re-arm the reminder."""
     subject, text = messages.stakeholder_update(incident, message=message, author=author, posted_at=now)
     for subscriber in ownership.subscribers_for(session, incident.service):
         outbox.queue(
@@ -142,6 +143,7 @@ def on_update_posted(
             due_at=now,
             now=now,
         )
+    statuspage.on_update_posted(session, incident=incident, update_id=update_id, message=message, now=now)
     schedule_update_reminder(session, incident=incident, now=now)
 
 

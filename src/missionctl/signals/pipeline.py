@@ -209,11 +209,11 @@ def _attach_fired(
         decision = alert.fired.decision
         groups.setdefault((decision.service, decision.runbook_id), []).append(alert)
     for (service_id, runbook_id), members in sorted(groups.items()):
-        incident = _open_incident(session, service_id, runbook_id)
+        group, incident = _open_incident(session, service_id, runbook_id)
         if incident is None:
             incident = _declare(session, members, runbooks, now)
             result.opened.append(incident.id)
-            _set_group(session, service_id, runbook_id, incident.id)
+            group.incident_id = incident.id
             _note_fired(session, incident, members, now, opened=True)
         else:
             _note_fired(session, incident, members, now, opened=False)
@@ -223,29 +223,23 @@ def _attach_fired(
         releases.on_signal_fired(session, incident=incident, fired=[a.fired for a in members if a.fired], now=now)
 
 
-def _open_incident(session: Session, service_id: str, runbook_id: str) -> Incident | None:
+def _open_incident(session: Session, service_id: str, runbook_id: str) -> tuple[SignalGroup, Incident | None]:
     """The open incident alerts for this service and runbook join: the group's, else one a person declared.
 
     The group row is locked first (PostgreSQL), so two engines never both open an incident for one group.
     """
     group = _lock_group(session, service_id, runbook_id)
-    if group.incident_id is not None:
-        incident = session.get(Incident, group.incident_id)
-        if incident is not None and incident.status in OPEN_STATUSES:
-            return incident
-    declared = session.scalars(
-        select(Incident)
-        .where(
-            Incident.service == service_id,
-            Incident.runbook_id == runbook_id,
-            Incident.status.in_(sorted(OPEN_STATUSES)),
-        )
-        .order_by(Incident.declared_at.desc(), Incident.id.desc())
-        .limit(1)
-    ).first()
-    if declared is not None:
-        group.incident_id = declared.id
-    return declared
+    query = select(Incident).where(
+        Incident.service == service_id,
+        Incident.runbook_id == runbook_id,
+        Incident.status.in_(sorted(OPEN_STATUSES)),
+    )
+    if group.incident_id is not None:  # the group's own incident first, if it is still open
+        query = query.order_by((Incident.id == group.incident_id).desc())
+    incident = session.scalars(query.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(1)).first()
+    if incident is not None:
+        group.incident_id = incident.id
+    return group, incident
 
 
 def _lock_group(session: Session, service_id: str, runbook_id: str) -> SignalGroup:
@@ -265,12 +259,6 @@ def _lock_group(session: Session, service_id: str, runbook_id: str) -> SignalGro
         group = SignalGroup(service_id=service_id, runbook_id=runbook_id, incident_id=None)
         session.add(group)
     return group
-
-
-def _set_group(session: Session, service_id: str, runbook_id: str, incident_id: int) -> None:
-    group = session.get(SignalGroup, (service_id, runbook_id))
-    assert group is not None
-    group.incident_id = incident_id
 
 
 def _declare(session: Session, members: list[_Alert], runbooks: RunbookRegistry, now: datetime) -> Incident:

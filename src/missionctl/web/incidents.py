@@ -55,6 +55,7 @@ def incident_list(
         current = queries.open_incidents(session, filters=filters) if before is None else None
         rows = queries.history(session, filters=filters, before_id=before, limit=HISTORY_PAGE + 1)
         services = queries.service_names(session)
+        version = queries.list_version(session)
     history = rows[:HISTORY_PAGE]
     more = history[-1].id if len(rows) > HISTORY_PAGE else None
     return render.page(
@@ -68,6 +69,7 @@ def incident_list(
         filters=filters,
         open_limit=queries.OPEN_LIMIT,
         declare=declare_options(ctx, services),
+        live_version=version,
     )
 
 

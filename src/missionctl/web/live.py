@@ -1,8 +1,9 @@
-"""Live updates for an open incident room: a server-sent event stream that says "changed".
+"""Live updates: server-sent event streams that say "changed", for an incident room and for the lists.
 
-The stream polls a cheap version of the incident (`queries.live_version`) every
-`console_live_poll_seconds` in a worker thread, so it works the same on SQLite and on PostgreSQL with
-several processes; the page then fetches `/incidents/{id}/live` and swaps the changed sections in.
+A stream polls a cheap version (`queries.live_version` for one incident, `queries.list_version` for
+the lists on `/` and `/incidents`) every `console_live_poll_seconds` in a worker thread, so it works
+the same on SQLite and on PostgreSQL with several processes; the page then fetches its fragment
+(`/incidents/{id}/live`, or the list page itself) and swaps the changed sections in.
 A stream ends after `console_live_stream_seconds`; the browser's EventSource reconnects by itself and
 sends the last version it saw, so a change made in between is never missed.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -28,11 +29,23 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 RETRY_MS = 1000
 HEARTBEAT_SECONDS = 15.0
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
-def _version(ctx: AppContext, incident_id: int) -> str:
-    with ctx.read() as session:
-        return queries.live_version(session, incident_id=incident_id)
+def _incident_version(ctx: AppContext, incident_id: int) -> Callable[[], str]:
+    def version() -> str:
+        with ctx.read() as session:
+            return queries.live_version(session, incident_id=incident_id)
+
+    return version
+
+
+def _list_version(ctx: AppContext) -> Callable[[], str]:
+    def version() -> str:
+        with ctx.read() as session:
+            return queries.list_version(session)
+
+    return version
 
 
 def event(name: str, version: str) -> str:
@@ -40,10 +53,10 @@ def event(name: str, version: str) -> str:
     return f"event: {name}\nid: {version}\ndata: {version}\n\n"
 
 
-async def stream(ctx: AppContext, incident_id: int, last_seen: str | None) -> AsyncIterator[str]:
+async def stream(ctx: AppContext, read: Callable[[], str], last_seen: str | None) -> AsyncIterator[str]:
     """`hello` with the current version, then `change` whenever it moves, until the stream's time is up."""
     settings = ctx.settings
-    version = await run_in_threadpool(_version, ctx, incident_id)
+    version = await run_in_threadpool(read)
     yield f"retry: {RETRY_MS}\n" + event("hello", version)
     if last_seen is not None and last_seen != version:
         yield event("change", version)
@@ -51,7 +64,7 @@ async def stream(ctx: AppContext, incident_id: int, last_seen: str | None) -> As
     beat = time.monotonic() + HEARTBEAT_SECONDS
     while time.monotonic() < ends:
         await asyncio.sleep(settings.console_live_poll_seconds)
-        current = await run_in_threadpool(_version, ctx, incident_id)
+        current = await run_in_threadpool(read)
         if current != version:
             version = current
             yield event("change", version)
@@ -66,6 +79,13 @@ def events(incident_id: int, request: Request, ctx: Ctx, _: User) -> StreamingRe
     with ctx.read() as session:
         if session.get(Incident, incident_id) is None:  # a 404 page now, rather than a stream that never changes
             raise NotFound(f"no incident with id {incident_id}", code="incident_not_found")
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     last_seen = request.headers.get("last-event-id")
-    return StreamingResponse(stream(ctx, incident_id, last_seen), media_type="text/event-stream", headers=headers)
+    body = stream(ctx, _incident_version(ctx, incident_id), last_seen)
+    return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)
+
+
+@router.get("/events")
+def list_events(request: Request, ctx: Ctx, _: User) -> StreamingResponse:
+    """Server-sent events for the incident lists (`/` and `/incidents`): any incident changed or opened."""
+    body = stream(ctx, _list_version(ctx), request.headers.get("last-event-id"))
+    return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)

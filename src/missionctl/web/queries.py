@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from missionctl.catalog import models as catalog
@@ -16,7 +16,8 @@ from missionctl.notifications.models import Notification
 
 OPEN = sorted(str(s) for s in OPEN_STATUSES)
 OPEN_LIMIT = 100
-STATUS_HISTORY_DAYS = 14
+STATUS_HISTORY_DAYS = 90
+STATUS_HISTORY_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -165,18 +166,32 @@ def live_version(session: Session, *, incident_id: int) -> str:
     return f"{session.scalar(timeline) or 0}.{session.scalar(messages) or 0}.{sent}.{acked}"
 
 
+def list_version(session: Session) -> str:
+    """A value that changes whenever an incident list could: every change to any incident writes a timeline
+    entry, and a resolution changes the number of open incidents. Two index-only lookups."""
+    latest = session.scalar(select(func.max(TimelineEvent.id))) or 0
+    return f"{latest}.{count_open(session)}"
+
+
 def public_incidents(session: Session, *, now: datetime) -> tuple[list[Incident], list[Incident]]:
-    """For the status page: open incidents, and those resolved in the last two weeks (with their updates)."""
+    """For the status page: open incidents, and the latest resolved in the last 90 days (with their updates)."""
     since = now - timedelta(days=STATUS_HISTORY_DAYS)
-    query = (
+    current = (
         select(Incident)
         .options(selectinload(Incident.updates))
-        .where(or_(Incident.status.in_(OPEN), Incident.resolved_at >= since))
+        .where(Incident.status.in_(OPEN))
         .order_by(Incident.id.desc())
         .limit(OPEN_LIMIT)
     )
-    rows = list(session.scalars(query))
-    return [i for i in rows if i.status in OPEN], [i for i in rows if i.status not in OPEN]
+    # Walking the primary key backwards (as `history` does) stops after one page of recent incidents.
+    past = (
+        select(Incident)
+        .options(selectinload(Incident.updates))
+        .where(Incident.status.not_in(OPEN), Incident.resolved_at >= since)
+        .order_by(Incident.id.desc())
+        .limit(STATUS_HISTORY_LIMIT)
+    )
+    return list(session.scalars(current)), list(session.scalars(past))
 
 
 def service_names(session: Session) -> dict[str, str]:

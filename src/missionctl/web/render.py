@@ -41,6 +41,8 @@ _env.filters.update(
     words=views.words,
     public_impact=views.public_impact,
     public_status=views.public_status,
+    percent=views.percent,
+    plain_duration=views.plain_duration,
 )
 _env.globals.update(
     since=views.since, clock_text=views.clock_text, clock_tone=views.clock_tone, app_version=__version__

@@ -1,7 +1,8 @@
-"""The console's pages: log in and out, what needs me now, runbooks, on call, and the public status page.
+"""The console's pages: log in and out, what needs me now, runbooks and on call.
 
-Incident pages live in `web/incidents.py` and the live stream in `web/live.py`; this module assembles
-them into one router. Each route opens one transaction, like the API's, and renders a template.
+Incident pages live in `web/incidents.py`, the live streams in `web/live.py`, reports in
+`web/reports.py` and the public status page in `web/status.py`; this module assembles them into one
+router. Each route opens one transaction, like the API's, and renders a template.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from missionctl.catalog import models as catalog_models
 from missionctl.catalog import service as catalog
 from missionctl.deps import Ctx
 from missionctl.oncall.resolve import next_handoffs, on_call_at
-from missionctl.web import incidents, live, queries, render, svg
+from missionctl.web import incidents, live, queries, render, reports, status, svg
 from missionctl.web import service as accounts
 from missionctl.web.deps import (
     LOGIN_CSRF_COOKIE,
@@ -35,6 +36,8 @@ from missionctl.web.deps import (
 router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
 router.include_router(incidents.router)
 router.include_router(live.router)
+router.include_router(reports.router)
+router.include_router(status.router)
 
 LOGIN_FAILED = "Wrong username or password. After {n} failed attempts in a row an account is locked for {m} minutes."
 HANDOFFS_SHOWN = 3
@@ -111,12 +114,14 @@ def home(request: Request, ctx: Ctx, user: User) -> Response:
     with ctx.read() as session:
         view = queries.needs_me(session, username=user.username, now=now)
         services = queries.service_names(session)
+        version = queries.list_version(session)
     return render.page(
         request,
         "home/index.html",
         now=now,
         user=user,
         view=view,
+        live_version=version,
         declare=incidents.declare_options(ctx, services),
     )
 
@@ -152,24 +157,3 @@ def oncall(request: Request, ctx: Ctx, user: User) -> Response:
         for spec in specs
     ]
     return render.page(request, "oncall/index.html", now=now, user=user, schedules=schedules, names=names)
-
-
-@router.get("/status")
-def status_page(request: Request, ctx: Ctx, user: MaybeUser) -> Response:
-    """The public status page: affected services and what we told stakeholders; nothing internal."""
-    now = ctx.clock.now()
-    with ctx.read() as session:
-        current, history = queries.public_incidents(session, now=now)
-        services = queries.service_names(session)
-    affected = sorted({i.service for i in current})
-    return render.page(
-        request,
-        "status/index.html",
-        now=now,
-        user=user,
-        current=current,
-        history=history,
-        affected=affected,
-        service_names=services,
-        history_days=queries.STATUS_HISTORY_DAYS,
-    )

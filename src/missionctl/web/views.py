@@ -51,6 +51,37 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def short_duration(seconds: float) -> str:
+    """An axis label: the two largest units only, without zero padding (0, 45s, 5m, 1h 30m, 2d)."""
+    total = round(seconds)
+    if total == 0:
+        return "0"
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return " ".join(parts[:2])
+
+
+def plain_duration(seconds: float | None) -> str:
+    """How long, in words, for the public: "42 minutes", "1 hour 5 minutes", "2 days 3 hours"."""
+    if seconds is None:
+        return NONE
+    total_minutes = max(1, round(seconds / 60))
+    days, rest = divmod(total_minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    units = [(days, "day"), (hours, "hour")] if days else [(hours, "hour"), (minutes, "minute")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in units if n]
+    return " ".join(words)
+
+
+def percent(value: float | None) -> str:
+    """97.5%, 100%; an en dash when there is nothing to judge."""
+    if value is None:
+        return NONE
+    return f"{value:.1f}".removesuffix(".0") + "%"
+
+
 def since(then: datetime | None, now: datetime) -> str:
     """How long ago, in the compact form ("12m 03s ago")."""
     if then is None:

@@ -1,7 +1,7 @@
 """analyzer
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-27 10:38:29.390849
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import missionctl.db
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

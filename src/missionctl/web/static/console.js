@@ -1,4 +1,4 @@
-// Mission Control console: ticks the countdowns every second and keeps an open incident room live.
+// Mission Control console: ticks the countdowns every second and keeps incident rooms and lists live.
 // Hand-written, no dependencies, no build step. Without JavaScript every page still works (forms post
 // and redirect); this only saves the reload.
 (function () {
@@ -51,8 +51,10 @@
   tick();
   window.setInterval(tick, 1000);
 
-  var room = document.getElementById("room");
-  if (!room || !window.EventSource) return;
+  // A live page: a room (`#room`, whose fragment comes from its own URL) or a list (`#live-list`, which
+  // fetches itself). Either way the fetched page's [data-live] sections replace those that changed.
+  var root = document.querySelector("[data-events]");
+  if (!root || !window.EventSource) return;
   var status = document.getElementById("live-status");
   var fetching = null, again = false;
 
@@ -60,10 +62,10 @@
 
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
-    var fragment = doc.getElementById("room-fragment");
+    var fragment = doc.getElementById(root.dataset.fragmentRoot || root.id);
     if (!fragment) return;
-    resync(fragment.dataset.now);
-    room.dataset.version = fragment.dataset.version;
+    resync(fragment.dataset.now || (doc.body && doc.body.dataset.now));
+    root.dataset.version = fragment.dataset.version;
     var active = document.activeElement, activeId = active && active.id;
     var changed = [];
     var sections = fragment.querySelectorAll("[data-live]");
@@ -85,16 +87,17 @@
 
   function refresh() {
     if (fetching) { again = true; return; }
-    fetching = fetch(room.dataset.fragment, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    var url = root.dataset.fragment || (location.pathname + location.search);
+    fetching = fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
       .then(swap)
       .catch(function () { say("Live updates paused; reload the page if this stays."); })
       .then(function () { fetching = null; if (again) { again = false; refresh(); } });
   }
 
-  var source = new EventSource(room.dataset.events);
-  source.addEventListener("hello", function (e) { if (e.data !== room.dataset.version) refresh(); });
-  source.addEventListener("change", function (e) { if (e.data !== room.dataset.version) refresh(); });
+  var source = new EventSource(root.dataset.events);
+  source.addEventListener("hello", function (e) { if (e.data !== root.dataset.version) refresh(); });
+  source.addEventListener("change", function (e) { if (e.data !== root.dataset.version) refresh(); });
   source.onerror = function () { say("Reconnecting live updates…"); };
   source.onopen = function () { say(""); };
   window.addEventListener("pagehide", function () { source.close(); });

@@ -1,0 +1,1 @@
+"""Reports: MTTA, MTTR, recovery-SLO attainment and time-to-engage over time, and overdue action items."""
