@@ -564,8 +564,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk load (bounded)")
     parser.add_argument("--samples", type=int, default=50, help="page-latency samples per condition")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (one keeps its CPU share small)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (concurrent senders)")
     args = parser.parse_args()
 
     from tests.support.receivers import WebhookReceiver

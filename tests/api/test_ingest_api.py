@@ -422,3 +422,18 @@ def test_a_runbook_may_resolve_its_incident_when_every_alert_recovers(
             assert "action item" in refused.summary
     finally:
         ctx.dispose()
+
+
+def test_alerts_written_in_bulk_store_timestamps_as_sqlalchemy_does(
+    with_catalog: AppContext, app_client: TestClient
+) -> None:
+    """The bulk writer bypasses the ORM; its timestamps must compare and sort like every other row's."""
+    from sqlalchemy import text
+
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    app_client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(key))
+    with with_catalog.read() as session:
+        raw = session.execute(text("SELECT fired_at, last_seen_at, first_seen_at FROM signal_alerts")).all()
+        declared = session.execute(text("SELECT declared_at FROM incidents")).scalar_one()
+    # The ORM wrote the incident at the same instant: the stored values must be identical (SQLite keeps text).
+    assert {value for row in raw for value in row} == {declared}

@@ -446,15 +446,16 @@ def _write(session: Session, alerts: Iterable[_Alert], now: datetime) -> None:
         _write_core(session, inserts, updates)
         return
     convert = _converters(connection.dialect)
+    seen: dict[datetime, Any] = {}
     mark = "?"
     for columns, rows in inserts.items():
         # Column names come from this module's own dicts, never from input.
         sql = f"INSERT INTO {_alerts.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"  # noqa: S608
-        connection.exec_driver_sql(sql, [_params(columns, row, convert) for row in rows])
+        connection.exec_driver_sql(sql, [_params(columns, row, convert, seen) for row in rows])
     for columns, rows in updates.items():
         changed = [c for c in columns if c != "id"]
         sql = f"UPDATE {_alerts.name} SET {', '.join(f'{c} = {mark}' for c in changed)} WHERE id = {mark}"  # noqa: S608
-        connection.exec_driver_sql(sql, [_params((*changed, "id"), row, convert) for row in rows])
+        connection.exec_driver_sql(sql, [_params((*changed, "id"), row, convert, seen) for row in rows])
 
 
 def _write_core(
@@ -479,16 +480,29 @@ def _converters(dialect: Dialect) -> dict[str, Callable[[Any], Any] | None]:
     """Each column's bind processor for this dialect (JSON encoding, UTC timestamps), looked up once."""
     found = _CONVERTERS.get(dialect.name)
     if found is None:
-        found = _CONVERTERS[dialect.name] = {c.name: c.type.bind_processor(dialect) for c in _alerts.columns}
+        found = _CONVERTERS[dialect.name] = {
+            c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in _alerts.columns
+        }
     return found
 
 
 def _params(
-    columns: Sequence[str], row: dict[str, Any], convert: dict[str, Callable[[Any], Any] | None]
+    columns: Sequence[str],
+    row: dict[str, Any],
+    convert: dict[str, Callable[[Any], Any] | None],
+    seen: dict[datetime, Any],
 ) -> tuple[Any, ...]:
     params = []
     for column in columns:
         value = row[column]
         processor = convert[column]
-        params.append(value if processor is None or value is None else processor(value))
+        if processor is None or value is None:
+            params.append(value)
+        elif type(value) is datetime:  # a batch's timestamps repeat (`now`, a group's startsAt): convert once
+            converted = seen.get(value)
+            if converted is None:
+                converted = seen[value] = processor(value)
+            params.append(converted)
+        else:
+            params.append(processor(value))
     return tuple(params)
