@@ -24,6 +24,7 @@ from missionctl.errors import MissionControlError
 from missionctl.escalation import api as escalation_api
 from missionctl.health import api as health_api
 from missionctl.incidents import api as incidents_api
+from missionctl.notifications import api as notifications_api
 from missionctl.observability import Metrics, MetricsMiddleware
 from missionctl.oncall import api as oncall_api
 from missionctl.postmortems import api as postmortems_api
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
     _install_error_handlers(app)
     app.include_router(health_api.router)
     app.include_router(escalation_api.router)
+    app.include_router(notifications_api.router, prefix="/api/v1")
     app.include_router(inbound.router)
     app.include_router(signals_api.dead_letters_router, prefix="/api/v1")
     for module in (runbooks_api, incidents_api, postmortems_api, catalog_api, oncall_api, signals_api):

@@ -21,6 +21,7 @@ from missionctl.context import AppContext, build_context
 from missionctl.engine.runtime import start_engine
 from missionctl.errors import MissionControlError
 from missionctl.incidents.cli import incident_app
+from missionctl.notifications.cli import notifications_app
 from missionctl.oncall.cli import oncall_app
 from missionctl.releases.cli import freeze_app
 from missionctl.runbooks.cli import runbook_app
@@ -37,6 +38,7 @@ app.add_typer(runbook_app, name="runbook")
 app.add_typer(route_app, name="route")
 app.add_typer(integration_app, name="integration")
 app.add_typer(dead_letter_app, name="dead-letter")
+app.add_typer(notifications_app, name="notifications")
 app.add_typer(incident_app, name="incident")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(oncall_app, name="oncall")

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     engine_delivery_workers: int = 8
     delivery_rate_per_destination: float = Field(default=5.0, gt=0, description="Sends per second to one address")
     delivery_burst_per_destination: int = Field(default=20, ge=1)
+    delivery_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a breaker")
+    delivery_breaker_cooldown_seconds: float = Field(default=30.0, gt=0, description="First cool-down, doubling")
+    delivery_breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0, description="Longest cool-down")
 
     # The web console (sessions for people; the API keeps its bearer tokens).
     console_cookie_secure: bool | None = Field(

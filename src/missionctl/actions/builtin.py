@@ -71,6 +71,7 @@ REGISTRY: dict[str, BuiltinAction] = {}
 BUILTIN_MODULES: list[str] = [
     "missionctl.releases.actions",
     "missionctl.analyzer.actions",
+    "missionctl.webhooks.actions",
 ]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from missionctl.context import AppContext
+from missionctl.engine.breakers import DeliveryBreakers
 from missionctl.engine.jobs import LostLease
 from missionctl.incidents.models import Incident
 from missionctl.incidents.timeline import note
@@ -24,6 +25,7 @@ from missionctl.notifications.channels import (
     Outcome,
     Sender,
 )
+from missionctl.notifications.deadletters import strip_replay
 from missionctl.notifications.models import Notification, NotificationStatus, Purpose
 from missionctl.notifications.throttle import DestinationThrottle
 
@@ -48,6 +50,7 @@ class Snapshot:
     payload: dict[str, Any]
     created_at: datetime
     cancelled_by_ack: bool
+    incident_id: int | None = None
 
 
 class Deliveries:
@@ -57,6 +60,7 @@ class Deliveries:
             rate_per_second=ctx.settings.delivery_rate_per_destination,
             burst=ctx.settings.delivery_burst_per_destination,
         )
+        self.breakers = DeliveryBreakers(ctx.settings, engine.rng)
 
     def deliver(self, job: Claimed) -> None:
         now = self.ctx.clock.now()
@@ -68,14 +72,27 @@ class Deliveries:
                 self.engine.finish(session, [job])
             return
         destination = Destination(ChannelKind(snap.channel), snap.address)
+        key = (snap.channel, snap.address)
+        admission = self.breakers.board.admit(key, now)
+        if not admission.allowed:  # the destination's breaker is open: wait, without spending an attempt
+            with self.ctx.write() as session:
+                self.breakers.postpone(
+                    session, self.engine, job, key=key, incident_id=snap.incident_id, admission=admission
+                )
+            return
         wait = self.throttle.take(destination, time.monotonic())
         if wait > 0:
+            if admission.trial:
+                self.breakers.board.release(key)
             with self.ctx.write() as session:
                 self.engine.retry_later(session, job, run_at=now + timedelta(seconds=wait), error=None, refund=True)
             return
         result = self.sender.send(self._message(snap), destination, now=self.ctx.clock.now())
+        done = self.ctx.clock.now()
+        transition = self.breakers.board.record(key, ok=result.outcome is Outcome.SENT, now=done)
         with self.ctx.write() as session:
-            self._record(session, job, snap, result, self.ctx.clock.now())
+            self._record(session, job, snap, result, done)
+            self.breakers.recorded(session, key, transition, done)
 
     def _read(self, notification_id: int) -> Snapshot | None:
         with self.ctx.read() as session:
@@ -97,10 +114,11 @@ class Deliveries:
                 dict(row.payload),
                 row.created_at,
                 acked,
+                row.incident_id,
             )
 
     def _message(self, snap: Snapshot) -> Message:
-        payload, text = dict(snap.payload), snap.body
+        (payload, key), text = strip_replay(dict(snap.payload), snap.idempotency_key), snap.body
         base = self.ctx.settings.base_url
         if "ack_path" in payload:
             payload["ack_url"] = base + payload.pop("ack_path")
@@ -115,7 +133,7 @@ class Deliveries:
             payload[key] = base + path
             text += f"{label}: {payload[key]}\n"
         return Message(
-            idempotency_key=snap.idempotency_key,
+            idempotency_key=key,  # a replay to the original destination keeps the original's
             subject=snap.subject,
             text=text,
             payload=payload,

@@ -33,6 +33,7 @@ from missionctl.incidents.models import Incident, RunbookVersion
 from missionctl.incidents.timeline import note
 from missionctl.notifications import service as outbox
 from missionctl.notifications.models import Purpose
+from missionctl.signals import requestids
 
 STEP = "escalation.step"
 ACK_TIMEOUT = "escalation.ack_timeout"
@@ -436,6 +437,7 @@ HANDLERS = {
     reminders.ACTION_ITEM_DUE: reminders.action_item_reminder,
     approvals.EXPIRE: approvals.expire,
     automation.SCHEDULED: automation.scheduled,
+    requestids.PRUNE: requestids.prune,
 }
 
 

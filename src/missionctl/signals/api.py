@@ -20,6 +20,7 @@ from missionctl.signals.schemas import (
     IntegrationRead,
     ReplayRead,
 )
+from missionctl.webhooks.sampling import sample as draw
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
@@ -105,16 +106,24 @@ def replay_dead_letters(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    sample: Annotated[int | None, Query(ge=1, le=500, description="Replay a random sample of N of the matches")] = None,
+    seed: Annotated[int | None, Query(description="Seed for `sample`: the same seed draws the same sample")] = None,
 ) -> BulkReplayRead:
-    """Replay every pending dead letter that matches (oldest first), each in its own transaction."""
+    """Replay every pending dead letter that matches (oldest first), or a sample of N, each in its own transaction."""
     ingest: Ingest = request.app.state.ingest
     with ctx.read() as session:
         ids = [
             r.id
             for r in deadletters.listing(
-                session, status=deadletters.PENDING, source=source, since=since, until=until, limit=limit
+                session,
+                status=deadletters.PENDING,
+                source=source,
+                since=since,
+                until=until,
+                limit=deadletters.SAMPLE_POOL if sample else limit,
             )
         ]
+    ids = draw(sorted(ids), sample, seed=seed)
     result = BulkReplayRead(replayed=[], still_failing=[])
     for letter_id in sorted(ids):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from missionctl.signals.events import SignalEvent
 from missionctl.signals.ingest import Router, load_routes, routing_labels
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.routing import route
+from missionctl.webhooks.sampling import sample as draw
 
 route_app = typer.Typer(help="Alert routing.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -137,8 +139,13 @@ def show_dead_letter(letter_id: Annotated[int, typer.Argument(help="Dead letter 
 
 @dead_letter_app.command("replay")
 def replay_dead_letter(
-    letter_ids: Annotated[list[int], typer.Argument(help="Dead letter ids")],
+    letter_ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids (default: all pending)")] = None,
     actor: Annotated[str, typer.Option(help="Who replays, for the record")] = "cli",
+    source: Annotated[str | None, typer.Option(help="Without ids: alertmanager, grafana or pagerduty")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Without ids: received at or after (UTC if no offset)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Without ids: received before (UTC if no offset)")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="Replay a random sample of N of them")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for --sample (the same seed, the same sample)")] = None,
 ) -> None:
     """Accept dead letters now, with the routes and runbooks in force; exit 1 if any still fails."""
     settings = load_settings()
@@ -146,6 +153,18 @@ def replay_dead_letter(
     runbooks = {r.runbook.id: r.runbook for r in sorted(ctx.runbooks.all(), key=lambda r: r.runbook.id)}
     router = Router(load_routes(settings.routes_file), runbooks)
     failed = 0
+    if not letter_ids:
+        with ctx.read() as session:
+            pending = deadletters.listing(
+                session,
+                status=deadletters.PENDING,
+                source=source,
+                since=_utc(since),
+                until=_utc(until),
+                limit=deadletters.SAMPLE_POOL,
+            )
+            letter_ids = sorted(d.id for d in pending)
+    letter_ids = draw(sorted(letter_ids), sample, seed=seed)
     try:
         for letter_id in letter_ids:
             try:
@@ -180,3 +199,7 @@ def discard_dead_letter(
             out.print(f"#{d.id}: {d.status}")
     finally:
         ctx.dispose()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

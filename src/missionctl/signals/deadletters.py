@@ -25,6 +25,7 @@ from missionctl.signals.pipeline import apply
 PENDING = "pending"
 REPLAYED = "replayed"
 DISCARDED = "discarded"
+SAMPLE_POOL = 10_000  # pending letters a sampled replay draws from
 
 
 def listing(

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from missionctl.errors import MissionControlError
 from missionctl.observability import Metrics
-from missionctl.signals import pagerduty
+from missionctl.signals import pagerduty, requestids
 from missionctl.signals.events import PayloadError, SignalEvent
 from missionctl.signals.ingest import (
     PARSERS,
@@ -65,6 +65,7 @@ class Inbound:
     authorization: str | None
     content_length: str | None
     chunks: Callable[[], AsyncIterator[bytes]]
+    webhook_id: str | None = None  # Standard Webhooks senders' delivery id: a repeat is answered, not applied
 
 
 JSON = "application/json"
@@ -123,9 +124,11 @@ async def _keep(ingest: Ingest, key: KeyInfo, source: str, error: MissionControl
     return done.dead_letter_id
 
 
-async def _accept(ingest: Ingest, key: KeyInfo, events: list[SignalEvent]) -> Submission:
+async def _accept(ingest: Ingest, key: KeyInfo, events: list[SignalEvent], webhook_id: str | None) -> Submission:
     routed = route_events(events, key, router=ingest.router)
-    done = await ingest.committer.submit(Submission(routed=routed))
+    request_id = requestids.valid(webhook_id)
+    request = (key.integration_id, request_id) if request_id is not None else None
+    done = await ingest.committer.submit(Submission(routed=routed, request=request))
     if done.error is not None:
         raise _Refusal(_error(503, "unavailable", str(done.error), headers={"Retry-After": "1"}))
     return done
@@ -152,7 +155,7 @@ async def webhook(ingest: Ingest, request: Inbound, kind: IntegrationKind) -> An
         key = await _key(ingest, _bearer(request.authorization), kind)
         body = await _body(request, ingest)
         try:
-            done = await _accept(ingest, key, PARSERS[kind](body))
+            done = await _accept(ingest, key, PARSERS[kind](body), request.webhook_id)
         except _REFUSED as exc:
             letter = await _keep(ingest, key, kind, exc, body)
             details = exc.details if isinstance(exc.details, dict) else {"details": exc.details}
@@ -160,6 +163,9 @@ async def webhook(ingest: Ingest, request: Inbound, kind: IntegrationKind) -> An
             return _count(ingest, kind, answer, exc.code)
     except _Refusal as refusal:
         return _count(ingest, kind, refusal.answer)
+    if done.duplicate:
+        answer = _json(202, {"status": "duplicate", "alerts": 0, "incidents": []})
+        return _count(ingest, kind, answer, "duplicate")
     incidents = sorted({i for i in done.incidents if i is not None})
     answer = _json(202, {"status": "accepted", "alerts": len(done.routed), "incidents": incidents})
     return _count(ingest, kind, answer, "accepted", len(done.routed))
@@ -186,7 +192,7 @@ async def enqueue(ingest: Ingest, request: Inbound) -> Answer:
         key = await _key(ingest, routing_key, IntegrationKind.PAGERDUTY, pd=True)
         try:
             _, event = pagerduty.parse(data)
-            await _accept(ingest, key, [event])
+            done = await _accept(ingest, key, [event], request.webhook_id)
         except PayloadError as exc:
             await _keep(ingest, key, "pagerduty", exc, body)
             return _count(ingest, "pagerduty", _json(400, pagerduty.error_body(exc)), exc.code)
@@ -196,7 +202,8 @@ async def enqueue(ingest: Ingest, request: Inbound) -> Answer:
             return _count(ingest, "pagerduty", answer, exc.code)
     except _Refusal as refusal:
         return _count(ingest, "pagerduty", refusal.answer)
-    return _count(ingest, "pagerduty", _json(202, pagerduty.success_body(event.dedup_key)), "accepted")
+    outcome = "duplicate" if done.duplicate else "accepted"
+    return _count(ingest, "pagerduty", _json(202, pagerduty.success_body(event.dedup_key)), outcome)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -210,7 +217,9 @@ ENQUEUE_PATH = "/v2/enqueue"
 
 def _from_request(request: Request) -> Inbound:
     headers = request.headers
-    return Inbound(headers.get("authorization"), headers.get("content-length"), request.stream)
+    return Inbound(
+        headers.get("authorization"), headers.get("content-length"), request.stream, headers.get("webhook-id")
+    )
 
 
 def _state(request: Request) -> Ingest:
@@ -265,7 +274,8 @@ class FrontDoor:
             return
         name = _FRONT_DOOR[path]
         started = time.perf_counter()
-        request = Inbound(*_headers(scope), lambda: _chunks(receive))
+        authorization, content_length, webhook_id = _headers(scope)
+        request = Inbound(authorization, content_length, lambda: _chunks(receive), webhook_id)
         try:
             if path == ENQUEUE_PATH:
                 answer = await enqueue(self.ingest, request)
@@ -290,14 +300,16 @@ _FRONT_DOOR = {
 }
 
 
-def _headers(scope: Scope) -> tuple[str | None, str | None]:
-    authorization = content_length = None
+def _headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    authorization = content_length = webhook_id = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
         elif name == b"content-length":
             content_length = value.decode("latin-1")
-    return authorization, content_length
+        elif name == b"webhook-id":
+            webhook_id = value.decode("latin-1")
+    return authorization, content_length, webhook_id
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:

@@ -34,7 +34,7 @@ from missionctl.errors import InvalidInput, MissionControlError
 from missionctl.notifications.throttle import TokenBucket
 from missionctl.observability import Metrics
 from missionctl.runbooks.schemas import Runbook
-from missionctl.signals import alertmanager, grafana, pagerduty
+from missionctl.signals import alertmanager, grafana, pagerduty, requestids
 from missionctl.signals.events import SignalAction, SignalEvent
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.models import DeadLetter, Integration
@@ -243,10 +243,12 @@ class Submission:
 
     routed: list[RoutedEvent] = field(default_factory=list)
     dead_letter: dict[str, Any] | None = None
+    request: requestids.RequestKey | None = None  # (integration, webhook-id) when the sender gave one
     # Filled by the committer:
     incidents: list[int | None] = field(default_factory=list)  # per routed event
     dead_letter_id: int | None = None
     error: BaseException | None = None
+    duplicate: bool = False  # its webhook-id was seen before: answered, not applied again
 
 
 def dead_letter_row(
@@ -284,6 +286,7 @@ class GroupCommitter:
         self._closed = False
         self.batches = 0
         self.events = 0
+        self._prune_slot: datetime | None = None
 
     async def submit(self, submission: Submission) -> Submission:
         """Queue `submission` and return it once its batch is committed (or has failed: see `.error`)."""
@@ -340,8 +343,9 @@ class GroupCommitter:
 
     def _write(self, batch: list[Submission]) -> None:
         now = self._ctx.clock.now()
-        routed = [event for item in batch for event in item.routed]
         with self._ctx.write() as session:
+            slot = self._skip_repeats(session, batch, now)
+            routed = [event for item in batch if not item.duplicate for event in item.routed]
             applied = apply(session, routed, runbooks=self._ctx.runbooks, now=now) if routed else Applied()
             kept = [(item, DeadLetter(**item.dead_letter)) for item in batch if item.dead_letter is not None]
             if kept:
@@ -351,8 +355,22 @@ class GroupCommitter:
             item.dead_letter_id = letter.id
         for item in batch:
             item.incidents = [applied.incidents.get((r.origin, r.event.dedup_key)) for r in item.routed]
+        self._prune_slot = slot or self._prune_slot
         self.batches += 1
         self.events += len(routed)
+
+    def _skip_repeats(self, session: Session, batch: list[Submission], now: datetime) -> datetime | None:
+        """Mark submissions whose webhook-id was seen before (or earlier in this batch) as duplicates."""
+        keyed = [(item, item.request) for item in batch if item.request is not None and item.dead_letter is None]
+        if not keyed:
+            return None
+        fresh = requestids.remember(session, [key for _, key in keyed], now=now)
+        for item, key in keyed:
+            item.duplicate = key not in fresh
+            fresh.discard(key)  # a second one with this id in the same batch is a repeat too
+        if self._prune_slot == requestids.next_prune(now):
+            return None
+        return requestids.schedule_prune(session, now=now)  # once an hour per process: the job forgets old ids
 
 
 # ---------------------------------------------------------------------------------------------------------------------

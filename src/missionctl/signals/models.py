@@ -90,3 +90,14 @@ class DeadLetter(Base):
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replayed_by: Mapped[str | None] = mapped_column(String(200))
     replay_result: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundRequestId(Base):
+    """A `webhook-id` an integration's sender gave (Standard Webhooks), kept at least 24 hours: a repeat is a no-op."""
+
+    __tablename__ = "inbound_request_ids"
+    __table_args__ = (Index("ix_inbound_request_ids_seen_at", "seen_at"),)
+
+    integration_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
