@@ -163,3 +163,24 @@ def test_replay_sample_action_dry_run_lists_and_the_real_run_summarises(
 def test_replay_sample_params_are_checked(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         ReplaySampleParams.model_validate({"target_url": "https://staging.example/in"} | bad)
+
+
+def test_adaptive_backoff_action_reports_the_protections_at_work(
+    with_catalog: AppContext, app_client: TestClient, clock: FrozenClock
+) -> None:
+    from missionctl.webhooks.actions import BackoffStatusParams
+
+    am = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    for i in range(4):
+        app_client.post(AM, content=json.dumps({"broken": i}).encode(), headers=bearer(am))
+    action = load_builtins()["webhooks.adaptive_backoff"]
+
+    def call(dry_run: bool) -> ActionCall[BackoffStatusParams]:
+        return ActionCall(with_catalog, BackoffStatusParams(), "payments-db", None, dry_run, "rule:RB-003", clock.now())
+
+    preview = action.run(call(True))
+    assert preview.result == "dry_run" and "Would count" in preview.summary
+    report = action.run(call(False))
+    assert report.result == "succeeded"
+    assert report.output["inbound_refused_pending"] == {"invalid_payload": 4}
+    assert "4 refused inbound events" in report.summary

@@ -7,14 +7,17 @@ status class, errors, latency) is what the framework records on the incident tim
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
 
 from missionctl.actions.builtin import ActionCall, ActionOutcome, Result, builtin
 from missionctl.notifications.channels import mask_webhook_url
+from missionctl.notifications.models import Notification, NotificationStatus
+from missionctl.signals.models import DeadLetter
 from missionctl.webhooks import replay
 from missionctl.webhooks.replay import INBOUND, OUTBOUND, SourceError
 
@@ -92,3 +95,58 @@ def replay_sample(call: ActionCall[ReplaySampleParams]) -> ActionOutcome:
     )
     answered = len(results) - figures["errors"]
     return ActionOutcome(Result.SUCCEEDED if answered else Result.FAILED, summary, output)
+
+
+class BackoffStatusParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window_minutes: int = Field(default=60, ge=1, le=24 * 60, description="How far back to count failures")
+
+
+@builtin(
+    "webhooks.adaptive_backoff",
+    params=BackoffStatusParams,
+    summary="Report the storm protections at work: retries backing off, dead deliveries, refused inbound events",
+)
+def adaptive_backoff(call: ActionCall[BackoffStatusParams]) -> ActionOutcome:
+    """RB-003's automation is Mission Control's own behaviour, always on (full-jitter backoff honouring
+    Retry-After, per-destination breakers, dead letters for malformed events); this action shows it working."""
+    since = call.now - timedelta(minutes=call.params.window_minutes)
+    if call.dry_run:
+        return ActionOutcome(
+            Result.DRY_RUN,
+            f"Would count deliveries backing off, dead deliveries and refused inbound events since {since:%H:%M} UTC",
+            {"since": since.isoformat()},
+        )
+    with call.ctx.read() as session:
+        backing_off = session.scalar(select(func.count()).where(Notification.status == NotificationStatus.FAILED_TEMP))
+        dead = session.scalar(
+            select(func.count()).where(
+                Notification.status == NotificationStatus.FAILED_PERM, Notification.created_at >= since
+            )
+        )
+        rows = session.execute(
+            select(DeadLetter.reason, func.count())
+            .where(DeadLetter.received_at >= since, DeadLetter.status == "pending")
+            .group_by(DeadLetter.reason)
+        ).all()
+        refused: dict[str, int] = {reason: count for reason, count in rows}
+    s = call.ctx.settings
+    output = {
+        "since": since.isoformat(),
+        "deliveries_backing_off": backing_off or 0,
+        "deliveries_dead": dead or 0,
+        "inbound_refused_pending": refused,
+        "breaker": {
+            "failures_to_open": s.delivery_breaker_failures,
+            "cooldown_seconds": s.delivery_breaker_cooldown_seconds,
+            "max_cooldown_seconds": s.delivery_breaker_max_cooldown_seconds,
+        },
+        "inbound_rate_per_key": s.ingest_rate_per_key,
+    }
+    summary = (
+        f"Backoff at work: {output['deliveries_backing_off']} deliveries waiting to retry, "
+        f"{output['deliveries_dead']} dead since {since:%H:%M} UTC; "
+        f"{sum(refused.values())} refused inbound events waiting in the dead-letter table"
+    )
+    return ActionOutcome(Result.SUCCEEDED, summary, output)
