@@ -5,9 +5,11 @@ A real `missionctl serve --no-engine` (uvicorn, one worker) on a database seeded
 logged in as a console user:
 
 - p50/p95 server round trip of the incident list (`GET /incidents`), of an incident room
-  (`GET /incidents/{id}`) and of the reports (`GET /reports`: the last 12 weeks by service, and all
-  52 weeks by runbook; plus the JSON summary over the year), next to the API's JSON read of the same
-  incident (`GET /api/v1/incidents/{id}`, the baseline, same process) and the ratio between the two;
+  (`GET /incidents/{id}`, with its actions panel), of the release ledger (`GET /releases`: 40 services
+  with a dozen releases each, and one service's page) and of the reports (`GET /reports`: the last
+  12 weeks by service, and all 52 weeks by runbook; plus the JSON summary over the year), next to the
+  API's JSON read of the same incident (`GET /api/v1/incidents/{id}`, the baseline, same process) and
+  the ratio between the two;
 - change → live update: with the room's event stream open, a change through the API, timed until the
   stream's `change` event arrives, and until the room fragment the page then fetches has arrived.
 
@@ -89,6 +91,7 @@ def seed(url: str, count: int) -> list[int]:
             .values(status="resolved", resolved_at=now + timedelta(minutes=12), recovery_slo_met=True)
         )
     spread_over_a_year(ctx, count, now)
+    seed_releases(ctx, now)
     ctx.dispose()
     return [i for i in range(1, count + 1) if i % 10 == 0]
 
@@ -116,6 +119,44 @@ def spread_over_a_year(ctx: AppContext, count: int, now: datetime) -> None:
     with ctx.write() as session:
         session.execute(update(Incident), [r for r in rows if "resolved_at" in r])
         session.execute(update(Incident), [r for r in rows if "resolved_at" not in r])
+
+
+def seed_releases(ctx: AppContext, now: datetime, services: int = 40, per_service: int = 12) -> None:
+    """A release ledger for `/releases`: a dozen releases per service, the older ones healthy, the latest pending."""
+    from sqlalchemy import insert, select
+
+    from missionctl.deployments.models import Deployment
+    from missionctl.releases.models import ReleaseVerdict
+
+    rows = [
+        {
+            "service_id": f"svc-{s}",
+            "version": f"1.{n}.0",
+            "artifact_digest": "sha256:" + f"{s:02x}{n:02x}" * 16,
+            "environment": "production",
+            "deployed_by": "ci",
+            "deployed_at": now - timedelta(days=per_service - n),
+            "created_at": now,
+        }
+        for s in range(services)
+        for n in range(per_service)
+    ]
+    with ctx.write() as session:
+        session.execute(insert(Deployment), rows)
+        deployed = session.execute(select(Deployment.id, Deployment.service_id, Deployment.deployed_at)).all()
+        verdicts = [
+            {
+                "deployment_id": row.id,
+                "service_id": row.service_id,
+                "environment": "production",
+                "verdict": "pending" if row.deployed_at > now - timedelta(days=1) else "healthy",
+                "settles_at": row.deployed_at + timedelta(minutes=5),
+                "decided_at": row.deployed_at + timedelta(minutes=5),
+                "reason": "readiness passed for the settle period",
+            }
+            for row in deployed
+        ]
+        session.execute(insert(ReleaseVerdict), verdicts)
 
 
 def log_in(client: httpx.Client) -> None:
@@ -224,6 +265,8 @@ def main() -> None:
                     [f"/incidents?before={args.incidents // 2}"] * args.requests,
                 ),
                 timed("GET /incidents/{id} (room)", client, rooms),
+                timed("GET /releases (40 services, ledger + freezes)", client, ["/releases"] * args.requests),
+                timed("GET /releases?service=… (one service)", client, ["/releases?service=svc-7"] * args.requests),
                 timed("GET /reports (12 weeks, by service)", client, ["/reports"] * args.requests),
                 timed(
                     "GET /reports?weeks=52&group_by=runbook",

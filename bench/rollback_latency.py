@@ -2,13 +2,14 @@
 
     python bench/rollback_latency.py [--db sqlite|postgresql|both] [--rounds 5]
 
-The engine (paging loop, detector thread, release worker) runs in this process on a real database, exactly as
+The engine (paging loop, detector thread, action workers) runs in this process on a real database, exactly as
 `missionctl serve` starts it. Each round is its own service with a tiny HTTP target on 127.0.0.1 whose
 readiness follows the deployed artifact: release v1 (good) is recorded and settles healthy (1 s), then v2
 (broken) is recorded; the readiness detector (every 1 s, 3 consecutive failures) fires, the RB-001 incident
 opens, and the rollback command — a Python script that writes the wall-clock time it started — runs. Measured:
 from the target answering the third failing probe to the script's first line. Includes the detector's store
-transaction and commit, the worker's wake-up and claim, planning the rollback, and starting a Python interpreter.
+transaction and commit (which requests `deploy.rollback` through RB-001's automation), the action workers' wake-up
+and claim, planning the rollback through the action runner, and starting a Python interpreter.
 
 Baseline, same process: starting the same script directly with `subprocess` (the floor any command pays).
 """
@@ -126,18 +127,20 @@ def _rounds(url: str, folder: Path, targets: list[ReleasedService]) -> list[floa
         f"svc-{i}": {
             "settle_seconds": 1,
             "rollback": {"kind": "command", "argv": t.rollback_argv()},
-            "verify": {"checks": 1},
+            "verify": {"checks": 5, "successes": 1, "interval_seconds": 0.1},  # verified: no breaker trips
         }
         for i, t in enumerate(targets)
     }
     (folder / "detectors.yaml").write_text(yaml.safe_dump({"detectors": detectors}))
     (folder / "releases.yaml").write_text(yaml.safe_dump({"services": releases}))
     (folder / "catalog.yaml").write_text(_catalog(len(targets)))
+    (folder / "actions.yaml").write_text(yaml.safe_dump({"commands": [sys.executable]}))  # the rollback's allowlist
     settings = Settings(
         database_url=url,
         runbook_dirs=[],
         detectors_file=folder / "detectors.yaml",
         releases_file=folder / "releases.yaml",
+        actions_file=folder / "actions.yaml",
         engine_poll_seconds=0.1,
         webhook_secret=SECRET,  # type: ignore[arg-type]
     )

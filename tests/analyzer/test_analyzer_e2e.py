@@ -13,7 +13,11 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from missionctl.actions import approvals, workers
+from missionctl.actions import service as action_service
 from missionctl.actions.builtin import REGISTRY, ActionCall, Result
+from missionctl.actions.catalog import ActionCatalog
+from missionctl.actions.rules import Status
 from missionctl.analyzer import actions, service, target
 from missionctl.analyzer.config import AnalyzerConfig
 from missionctl.analyzer.models import AnalyzerBaseline, AnalyzerReport
@@ -107,8 +111,28 @@ def test_dropped_index_is_reported_and_recommended_back(
     assert not index_exists(shop, "orders_customer_id_idx")
     refused = actions.create_index(call(analyzer_ctx, params, dry_run=False, by="schedule"))
     assert refused.result is Result.FAILED and not index_exists(shop, "orders_customer_id_idx")
-    done = actions.create_index(call(analyzer_ctx, params, dry_run=False))
-    assert done.result is Result.SUCCEEDED, done.summary
+    # Through the action framework, as the report's `action` is requested: it waits for a second person.
+    catalog = ActionCatalog()
+    with analyzer_ctx.write() as session:
+        row = action_service.request(
+            session,
+            action="pg.create_index",
+            incident_id=None,
+            service="shop-db",
+            params=rec["action"]["params"],
+            requested_by="alice",
+            triggered_by="person:alice",
+            now=clock.now(),
+            actions=catalog,
+        )
+        requested = (row.id, row.status)
+    assert requested[1] == Status.PENDING_APPROVAL
+    assert workers.run_pending(analyzer_ctx, actions=catalog) == []
+    assert not index_exists(shop, "orders_customer_id_idx")
+    with analyzer_ctx.write() as session:
+        approvals.approve(session, execution_id=requested[0], approver="bob", now=clock.now())
+    [done] = workers.run_pending(analyzer_ctx, actions=catalog)
+    assert (done.execution_id, done.status) == (requested[0], Status.SUCCEEDED)
     assert index_exists(shop, "orders_customer_id_idx")
     again = actions.create_index(call(analyzer_ctx, params, dry_run=False))
     assert again.result is Result.SKIPPED

@@ -45,7 +45,8 @@ def test_declare_copies_the_runbook_and_starts_the_clocks(client: TestClient) ->
     assert slo["deadline"].startswith((START + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"))
     assert incident["commander"] == "responder-user"
     assert incident["stakeholder_updates"]["every_minutes"] == 15
-    kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen"]  # RB-001 freezes deploys
+    # RB-001 freezes deploys and requests its synthetic checks (an action execution, audited)
+    kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen", "action_requested"]
     assert [e["kind"] for e in incident["timeline"]] == kinds
 
 

@@ -10,16 +10,22 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from missionctl.actions.builtin import ActionCall
+from missionctl.actions import workers
+from missionctl.actions.models import ActionExecution
+from missionctl.actions.rules import Mode, Status
 from missionctl.auth.roles import Role
 from missionctl.catalog import loader as catalog_loader
 from missionctl.catalog import service as catalog
 from missionctl.clock import FrozenClock
 from missionctl.context import AppContext
-from missionctl.releases import actions, service
-from missionctl.releases.worker import ReleaseWorker
+from missionctl.detectors.models import DetectorState
+from missionctl.incidents.models import Incident
+from missionctl.releases import hooks, service
 from missionctl.settings import Settings
+from missionctl.signals.events import SignalAction, SignalEvent
+from missionctl.signals.pipeline import RoutedEvent
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "catalog"
 V1, V2 = "sha256:" + "11" * 32, "sha256:" + "22" * 32
@@ -31,8 +37,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     argv = [sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", str(stamp)]
     releases = {"services": {"checkout": {"rollback": {"kind": "command", "argv": [*argv, "${last_healthy.version}"]}}}}
     (tmp_path / "releases.yaml").write_text(yaml.safe_dump(releases))
+    (tmp_path / "actions.yaml").write_text(yaml.safe_dump({"commands": [sys.executable]}))  # the allowlist
     return Settings(
-        database_url=database_url, runbook_dirs=[], releases_file=tmp_path / "releases.yaml", release_settle_seconds=60
+        database_url=database_url,
+        runbook_dirs=[],
+        releases_file=tmp_path / "releases.yaml",
+        actions_file=tmp_path / "actions.yaml",
+        release_settle_seconds=60,
     )
 
 
@@ -162,26 +173,24 @@ def test_a_rollback_dry_run_shows_the_command_and_a_real_one_records_the_ledger(
     settle_healthy(ctx, clock)
     deploy(client, "2.0.0", V2)
     incident = declare_rb001(client)
-    run = client.post(
-        "/api/v1/releases/rollbacks", json={"service": "checkout", "incident_id": incident["id"], "dry_run": True}
-    )
-    assert run.status_code == 202, run.text
-    worker = ReleaseWorker(ctx)
-    assert worker.run_pending() >= 1
-    done = client.get(f"/api/v1/releases/runs/{run.json()['id']}").json()
-    assert done["status"] == "dry_run", done
-    assert done["output"]["request"]["argv"][-1] == "1.0.0"
-    assert "from 2.0.0 to 1.0.0" in done["summary"]
+    body = {"service": "checkout", "incident_id": incident["id"], "dry_run": True}
+    dry = client.post("/api/v1/releases/rollbacks", json=body)
+    assert dry.status_code == 202, dry.text
+    assert dry.json()["status"] == "dry_run", dry.json()  # a dry run is answered at once, with what it would do
+    assert dry.json()["output"]["request"]["argv"][-1] == "1.0.0"
+    assert "from 2.0.0 to 1.0.0" in dry.json()["summary"]
     assert not (tmp_path / "rolled-back.txt").exists()
 
-    call = ActionCall(
-        ctx, actions.RollbackParams(verify=False), "checkout", incident["id"], False, "person:x", clock.now()
-    )
-    outcome = actions.deploy_rollback(call)
-    assert outcome.result == "succeeded", outcome.summary
+    real = client.post("/api/v1/releases/rollbacks", json={**body, "dry_run": False})
+    assert real.status_code == 202 and real.json()["status"] == "queued", real.text
+    [done] = [e for e in workers.run_pending(ctx) if e.execution_id == real.json()["id"]]
+    assert done.status is Status.SUCCEEDED
     assert (tmp_path / "rolled-back.txt").read_text() == "1.0.0"
+    execution = client.get(f"/api/v1/actions/executions/{real.json()['id']}").json()
+    assert execution["output"]["result"]["exit_code"] == 0 and execution["requested_by"] == "responder-user"
     view = client.get(f"/api/v1/incidents/{incident['id']}/release").json()
     assert (view["current"]["artifact_digest"], view["current"]["verdict"]) == (V1, "pending")
+    assert {(run["action"], run["status"]) for run in view["runs"]} >= {("deploy.rollback", "succeeded")}
     versions = client.get("/api/v1/releases", params={"service": "checkout"}).json()["releases"]
     assert [(r["version"], r["verdict"]) for r in versions] == [
         ("1.0.0", "pending"),
@@ -189,4 +198,98 @@ def test_a_rollback_dry_run_shows_the_command_and_a_real_one_records_the_ledger(
         ("1.0.0", "healthy"),
     ]
     timeline = client.get(f"/api/v1/incidents/{incident['id']}").json()["timeline"]
-    assert any(e["kind"] == "release_rolled_back" for e in timeline)
+    kinds = [e["kind"] for e in timeline if e["data"].get("action") in (None, "deploy.rollback")]
+    assert kinds.index("action_requested") < kinds.index("release_rolled_back") < kinds.index("action_executed")
+
+
+def test_a_rollback_command_outside_the_allowlist_never_runs(
+    client: TestClient, ctx: AppContext, clock: FrozenClock, tmp_path: Path
+) -> None:
+    (tmp_path / "actions.yaml").write_text(yaml.safe_dump({"commands": ["helm"]}))
+    deploy(client, "1.0.0", V1)
+    settle_healthy(ctx, clock)
+    deploy(client, "2.0.0", V2)
+    answer = client.post("/api/v1/releases/rollbacks", json={"service": "checkout"})
+    [done] = workers.run_pending(ctx)
+    assert done.status is Status.FAILED and done.execution_id == answer.json()["id"]
+    execution = client.get(f"/api/v1/actions/executions/{done.execution_id}").json()
+    assert execution["output"] == {"reason": "command_not_allowed"}
+    assert not (tmp_path / "rolled-back.txt").exists()
+
+
+def probe_fired(ctx: AppContext, incident_id: int, *, status: str, failures: int = 3) -> list[ActionExecution]:
+    """The readiness detector's alert joins the incident (as `signals.pipeline` hands it to the releases hook)."""
+    now = ctx.clock.now()
+    with ctx.write() as session:
+        state = {"status": status, "consecutive_failures": failures}
+        session.merge(
+            DetectorState(
+                detector="checkout-ready", series_key="s", labels={}, state=state, firing=True, updated_at=now
+            )
+        )
+        event = SignalEvent(
+            source="detector",
+            action=SignalAction.TRIGGER,
+            dedup_key="readyz",
+            summary="checkout-ready failed 3 consecutive probes",
+            labels={"detector": "checkout-ready"},
+            annotations={"kind": "http_probe"},
+        )
+        incident = session.get_one(Incident, incident_id)
+        hooks.on_signal_fired(
+            session, incident=incident, fired=[RoutedEvent("detector:checkout-ready", event, None)], now=now
+        )
+        rows = session.scalars(select(ActionExecution).where(ActionExecution.incident_id == incident_id)).all()
+        session.expunge_all()
+    return [row for row in rows if row.action == "deploy.rollback"]
+
+
+def test_failed_readiness_probes_request_the_rollback_automation_once_until_resolved(
+    client: TestClient, ctx: AppContext, clock: FrozenClock, tmp_path: Path
+) -> None:
+    deploy(client, "1.0.0", V1)
+    settle_healthy(ctx, clock)
+    deploy(client, "2.0.0", V2)
+    incident = declare_rb001(client)
+    assert probe_fired(ctx, incident["id"], status="unknown") == []  # unknown outcomes never roll back
+    timeline = client.get(f"/api/v1/incidents/{incident['id']}").json()["timeline"]
+    assert "auto_rollback_skipped" in [e["kind"] for e in timeline]
+
+    [requested] = probe_fired(ctx, incident["id"], status="failing")
+    assert (requested.mode, requested.status) == (Mode.AUTOMATIC, Status.QUEUED)
+    assert requested.triggered_by == "signal:detector:checkout-ready/readyz"
+    assert requested.requested_by == "rule:RB-001/automation/0"
+    ran = {e.execution_id: e.status for e in workers.run_pending(ctx)}
+    assert ran[requested.id] is Status.SUCCEEDED
+    assert (tmp_path / "rolled-back.txt").read_text() == "1.0.0"
+
+    _, flap = probe_fired(ctx, incident["id"], status="failing")  # the probe flaps: no second rollback
+    assert (flap.status, flap.output) == (Status.BLOCKED, {"reason": "once_per_incident"})
+    timeline = client.get(f"/api/v1/incidents/{incident['id']}").json()["timeline"]
+    rollback = [e["kind"] for e in timeline if e["data"].get("action") == "deploy.rollback" or "roll" in e["kind"]]
+    assert rollback == [
+        "auto_rollback_skipped",
+        "action_requested",
+        "release_rolled_back",
+        "action_executed",
+        "action_blocked",
+    ]
+    executed = next(e for e in timeline if e["kind"] == "action_executed" and e["data"]["action"] == "deploy.rollback")
+    assert (
+        executed["data"]["trigger"] == "signal:detector:checkout-ready/readyz"
+        and executed["data"]["result"] == "succeeded"
+    )
+
+
+def test_an_automatic_rollback_leaves_a_release_that_had_settled_healthy_alone(
+    client: TestClient, ctx: AppContext, clock: FrozenClock, tmp_path: Path
+) -> None:
+    deploy(client, "1.0.0", V1)
+    settle_healthy(ctx, clock)
+    deploy(client, "2.0.0", V2)
+    settle_healthy(ctx, clock)  # 2.0.0 ran fine for its settle period: probably not the release's fault
+    incident = declare_rb001(client)
+    [requested] = probe_fired(ctx, incident["id"], status="failing")
+    ran = {e.execution_id: e.status for e in workers.run_pending(ctx)}
+    assert ran[requested.id] is Status.SKIPPED
+    assert not (tmp_path / "rolled-back.txt").exists()

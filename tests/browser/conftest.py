@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.support.requirements import require
+from tests.web.automation import Files, seed_ledger, seed_report, write_files
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -42,11 +43,17 @@ SCREENSHOTS = Path(os.environ.get("MISSIONCTL_SCREENSHOT_DIR", ROOT / "docs" / "
 PASSWORD_LINE = re.compile(r"password: (\S+)")
 
 
+RESPONDERS = ("alice", "bob")  # two console responders besides admin: one requests, the other approves
+RESPONDER_PASSWORD = "browser test responder password"
+
+
 @dataclass(frozen=True)
 class Server:
     url: str
     admin_password: str
     output: str
+    files: Files
+    report_id: int
 
 
 def _free_port() -> int:
@@ -55,23 +62,52 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _missionctl(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "missionctl", *args], env=env, check=True, capture_output=True, timeout=60)
+def _missionctl(*args: str, env: dict[str, str], stdin: str | None = None) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "missionctl", *args],
+        env=env,
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _seed(url: str) -> int:
+    """checkout's ledger (a healthy and a failed release) and one analyzer report, written straight to the database."""
+    from missionctl.clock import SystemClock
+    from missionctl.context import build_context
+    from missionctl.settings import Settings
+
+    ctx = build_context(Settings(database_url=url, runbook_dirs=[]), clock=SystemClock())
+    try:
+        with ctx.write() as session:
+            seed_ledger(session, now=ctx.clock.now())
+            return seed_report(session, now=ctx.clock.now(), incident_id=None)
+    finally:
+        ctx.dispose()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`make run`, in short: migrate, load the example catalog, serve; the first start prints the console admin."""
-    database = tmp_path_factory.mktemp("browser") / "missionctl.db"
+    directory = tmp_path_factory.mktemp("browser")
+    database = directory / "missionctl.db"
+    files = write_files(directory / "automation")  # deploy.rollback under approval; its command writes a marker
     port = _free_port()
     env = os.environ | {
         "MISSIONCTL_DATABASE_URL": f"sqlite:///{database}",
         "COLUMNS": "200",
         # uvicorn waits for open responses before it stops; short streams keep a left-open tab from holding it.
         "MISSIONCTL_CONSOLE_LIVE_STREAM_SECONDS": "5",
+        "MISSIONCTL_ACTIONS_FILE": str(files.actions),
+        "MISSIONCTL_RELEASES_FILE": str(files.releases),
+        "MISSIONCTL_ENGINE_POLL_SECONDS": "0.2",
     }
     _missionctl("db", "upgrade", env=env)
     _missionctl("catalog", "load", str(ROOT / "examples" / "catalog"), env=env)
+    report_id = _seed(env["MISSIONCTL_DATABASE_URL"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "missionctl", "serve", "--port", str(port)],
         env=env,
@@ -94,7 +130,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         output = "".join(lines)
         match = PASSWORD_LINE.search(output)
         assert match, output
-        yield Server(url=url, admin_password=match.group(1), output=output)
+        for username in RESPONDERS:  # after the first start, which creates admin only on an empty user table
+            _missionctl("user", "create", "--username", username, "--password-stdin", env=env, stdin=RESPONDER_PASSWORD)
+        yield Server(url=url, admin_password=match.group(1), output=output, files=files, report_id=report_id)
     finally:
         proc.terminate()
         try:

@@ -1,6 +1,6 @@
 """RB-001 end to end: a bad release fails readiness three times and is rolled back automatically.
 
-Everything is real on 127.0.0.1: `missionctl serve` (API, engine, detector thread, release worker), a tiny
+Everything is real on 127.0.0.1: `missionctl serve` (API, engine, detector thread, action workers), a tiny
 service whose readiness follows the artifact deployed (v1 good, v2 broken), and a rollback command (a Python
 script) that switches the service back to the last known healthy artifact. Time is real, intervals are short
 (probes every second: the detector schema's minimum), and every wait polls with a deadline.
@@ -87,9 +87,12 @@ def mc(database_url: str, target: ReleasedService, tmp_path: Path) -> Iterator[M
         "synthetic_checks": [f"{target.url}/readyz", f"{target.url}/api/cart"],
     }
     releases.write_text(yaml.safe_dump({"services": {"checkout": checkout}}))
+    actions = tmp_path / "actions.yaml"  # the rollback runs through the action runner: its command must be allowed
+    actions.write_text(yaml.safe_dump({"commands": [sys.executable]}))
     env = {
         "MISSIONCTL_DETECTORS_FILE": str(detectors),
         "MISSIONCTL_RELEASES_FILE": str(releases),
+        "MISSIONCTL_ACTIONS_FILE": str(actions),
         "MISSIONCTL_ENGINE_POLL_SECONDS": "0.1",
         "MISSIONCTL_WEBHOOK_SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     }
@@ -150,21 +153,34 @@ def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
         events = timeline(mc, incident["id"])
         return events if any(e["kind"] == "rollback_verified" for e in events) else None
 
-    events = wait_until("the rollback to be verified", recovered, mc)
-    kinds = [e["kind"] for e in events]
-    order = ["deploy_frozen", "signal_fired", "auto_rollback_requested", "release_rolled_back", "rollback_verified"]
-    assert [k for k in kinds if k in order] == order, kinds
+    wait_until("the rollback to be verified", recovered, mc)
     assert target.deployed == V1  # the rollback command switched the service back to v1's artifact
+
+    def rollback_executed() -> list[dict[str, Any]] | None:
+        events = timeline(mc, incident["id"])
+        done = [e for e in events if e["kind"] == "action_executed" and e["data"]["action"] == "deploy.rollback"]
+        return events if done else None
+
+    # The rollback is an action execution of the framework: requested by RB-001's automation, audited.
+    events = wait_until("the rollback execution to finish", rollback_executed, mc)
+    steps = [(e["kind"], e["data"].get("action")) for e in events]
+    order = [
+        ("deploy_frozen", None),
+        ("signal_fired", None),
+        ("action_requested", "deploy.rollback"),
+        ("release_rolled_back", None),
+        ("rollback_verified", None),
+        ("action_executed", "deploy.rollback"),
+    ]
+    assert [step for step in steps if step in order] == order, steps
     fired = next(e for e in events if e["kind"] == "signal_fired")
     assert "failed 3 consecutive probes" in fired["summary"]
     rolled = next(e for e in events if e["kind"] == "release_rolled_back")
     assert "from 2.0.0 to 1.0.0" in rolled["summary"] and V1 in rolled["summary"]
-    finished = wait_until(
-        "the rollback run to finish",
-        lambda: [e for e in timeline(mc, incident["id"]) if e["kind"] == "action_succeeded"],
-        mc,
-    )
-    assert any(e["data"]["action"] == "deploy.rollback" for e in finished)
+    executed = next(e for e in events if e["kind"] == "action_executed" and e["data"]["action"] == "deploy.rollback")
+    assert executed["data"]["result"] == "succeeded" and executed["data"]["mode"] == "automatic"
+    assert executed["data"]["trigger"].startswith("signal:detector:checkout-ready/")
+    assert executed["data"]["requested_by"] == "rule:RB-001/automation/0"
 
     # The ledger: v2 was rolled back; the rollback is a release of v1's artifact; the incident shows both.
     releases = {(r["version"], r["verdict"]) for r in ledger(mc)["releases"]}
@@ -173,8 +189,10 @@ def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
     assert view["frozen"] is True
     assert view["current"]["artifact_digest"] == V1
     assert view["last_known_healthy"]["version"] == "1.0.0"
-    assert [run["action"] for run in view["runs"]][:1] in (["synthetic.check"], ["deploy.rollback"])
-    assert {run["action"] for run in view["runs"]} == {"synthetic.check", "deploy.rollback"}
+    assert {(run["action"], run["status"]) for run in view["runs"]} == {
+        ("synthetic.check", "succeeded"),
+        ("deploy.rollback", "succeeded"),
+    }
 
     # Resolving lifts the freeze: the pipeline may deploy again.
     base = f"/api/v1/incidents/{incident['id']}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -15,12 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from missionctl.actions import approvals, automation, service, workers
+from missionctl.actions.builtin import REGISTRY, ActionCall, ActionOutcome, Result, load_builtins
 from missionctl.actions.catalog import ActionCatalog
 from missionctl.actions.models import ActionBreaker, ActionExecution
 from missionctl.actions.rules import Mode, Status
 from missionctl.actions.schemas import ActionsFile
 from missionctl.clock import FrozenClock
 from missionctl.context import AppContext
+from missionctl.engine.models import Job
 from missionctl.engine.runner import Engine, EngineConfig
 from missionctl.engine.runtime import make_sender
 from missionctl.errors import Conflict
@@ -364,3 +367,93 @@ def test_the_circuit_breaker_opens_after_three_failures_and_resets(ctx: AppConte
     assert ask(ctx, catalog, incident_id).status == Status.QUEUED
     [done] = workers.run_pending(ctx, actions=catalog)
     assert done.status is Status.SUCCEEDED and len(hooks.requests) == 4
+
+
+# built-ins that declare what the framework enforces
+
+
+@pytest.fixture
+def stub_create_index(monkeypatch: pytest.MonkeyPatch) -> list[ActionCall[Any]]:
+    """`pg.create_index` keeps its declaration (approval only) but builds nothing: the calls are recorded."""
+    calls: list[ActionCall[Any]] = []
+
+    def build(call: ActionCall[Any]) -> ActionOutcome:
+        calls.append(call)
+        return ActionOutcome(Result.SUCCEEDED, "built")
+
+    real = load_builtins()["pg.create_index"]
+    monkeypatch.setitem(REGISTRY, "pg.create_index", dataclasses.replace(real, run=build))
+    return calls
+
+
+def test_pg_create_index_never_runs_without_a_second_persons_approval(
+    ctx: AppContext, hooks: WebhookReceiver, stub_create_index: list[ActionCall[Any]]
+) -> None:
+    lowered = {"name": "pg.create_index", "mode": "manual"}  # an actions file cannot lower a built-in's approval
+    catalog = make_catalog(hooks, lowered)
+    assert catalog.get("pg.create_index", "checkout").mode is Mode.APPROVAL
+    incident_id = declare(ctx)
+    params = {"table": "orders", "columns": ["status"]}
+    row = ask(ctx, catalog, incident_id, "pg.create_index", params=params)
+    assert (row.mode, row.status) == (Mode.APPROVAL, Status.PENDING_APPROVAL)
+    with ctx.write() as session:  # automation (no catalog at hand) asking for it gets no further
+        automatic = service.request(
+            session,
+            action="pg.create_index",
+            incident_id=incident_id,
+            service=None,
+            params=params,
+            requested_by="rule:RB-002/automation/9",
+            triggered_by="schedule",
+            now=ctx.clock.now(),
+            mode=Mode.AUTOMATIC,
+        )
+        assert (automatic.mode, automatic.status) == (Mode.APPROVAL, Status.PENDING_APPROVAL)
+        forced = service.request(  # and a row queued behind the framework's back is put back to wait
+            session,
+            action="pg.create_index",
+            incident_id=incident_id,
+            service=None,
+            params=params,
+            requested_by="alice",
+            triggered_by="person:alice",
+            now=ctx.clock.now(),
+        )
+        forced.status, forced.mode, forced.expires_at = Status.QUEUED, Mode.MANUAL, None
+        forced_id = forced.id
+    assert workers.run_pending(ctx, actions=catalog) == [] and stub_create_index == []
+    assert execution(ctx, forced_id).status == Status.PENDING_APPROVAL
+    with pytest.raises(Conflict) as refused, ctx.write() as session:
+        approvals.approve(session, execution_id=row.id, approver="alice", now=ctx.clock.now())
+    assert refused.value.code == "self_approval"
+    with ctx.write() as session:
+        approvals.approve(session, execution_id=row.id, approver="bob", now=ctx.clock.now())
+    [done] = workers.run_pending(ctx, actions=catalog)
+    assert (done.execution_id, done.status) == (row.id, Status.SUCCEEDED)
+    [call] = stub_create_index
+    assert call.params.table == "orders" and call.triggered_by == "person:alice"
+    assert execution(ctx, row.id).approved_by == "bob"
+
+
+def scheduled_chains(ctx: AppContext) -> list[str]:
+    with ctx.read() as session:
+        return list(session.scalars(select(Job.dedup_key).where(Job.kind == automation.SCHEDULED)))
+
+
+def test_pg_plan_diff_is_scheduled_by_the_analyzer_only(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_builtins()["pg.plan_diff"].own_schedule
+    incident_id = declare(ctx, "RB-002")  # RB-002: pg.plan_diff, automatic, schedule_minutes: 60
+    assert scheduled_chains(ctx) == []  # the analyzer's own `analyzer.check` runs it: no second schedule
+    with ctx.write() as session:  # a chain left from before does not run it either
+        incident = incidents.get(session, incident_id=incident_id)
+        automation.scheduled(session, payload={"incident_id": incident_id, "index": 0}, now=ctx.clock.now())
+        assert automation.on_signal(session, incident=incident, facts={}, triggered_by="x", now=ctx.clock.now()) == []
+    assert scheduled_chains(ctx) == []
+    with ctx.read() as session:
+        assert session.scalars(select(ActionExecution)).all() == []
+
+    # Any other scheduled automation starts with the declaration and runs while the incident is open.
+    framework_run = dataclasses.replace(load_builtins()["pg.plan_diff"], own_schedule=False)
+    monkeypatch.setitem(REGISTRY, "pg.plan_diff", framework_run)
+    second = declare(ctx, "RB-002")
+    assert scheduled_chains(ctx) == [f"{automation.SCHEDULED}:{second}:0"]

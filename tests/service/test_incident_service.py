@@ -98,7 +98,8 @@ def test_a_refused_operation_leaves_nothing_behind(ctx: AppContext) -> None:
     with ctx.read() as session:
         incident = service.get(session, incident_id=incident_id)
         assert incident.steps[0].status == StepStatus.PENDING
-        kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen"]  # RB-001 freezes deploys
+        # RB-001 freezes deploys and requests its synthetic checks (an action execution, audited)
+        kinds = ["declared", "channel_opened", "escalation_missing", "deploy_frozen", "action_requested"]
         assert [e.kind for e in incident.timeline] == kinds
 
 

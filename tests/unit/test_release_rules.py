@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from missionctl.actions.catalog import ActionCatalog
+from missionctl.actions.runner import Refused
+from missionctl.actions.schemas import ActionsFile
 from missionctl.errors import InvalidInput
-from missionctl.releases import config, execute, rules
-from missionctl.releases.rules import AutoRollbackFacts, SettleFacts, Verdict
+from missionctl.releases import actions, config, rules
+from missionctl.releases.rules import SettleFacts, Verdict
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -52,32 +55,42 @@ def test_a_freeze_is_in_force_from_its_start_until_its_end_or_lift() -> None:
     assert rules.freeze_in_force(starts_at=T0, ends_at=None, lifted_at=None, now=T0 + timedelta(days=365))
 
 
-def test_templates_fill_release_fields_and_name_what_is_missing() -> None:
-    values = {"service": "checkout", "last_healthy.version": "1.4.0"}
-    assert rules.render("helm rollback ${service} ${last_healthy.version}", values) == "helm rollback checkout 1.4.0"
-    with pytest.raises(ValueError, match=r"\$\{last_healthy.artifact_digest\}"):
-        rules.render("${last_healthy.artifact_digest}", values)
-    assert rules.unknown_variables(["${last_healthy.version}", "${env.TOKEN}", "${last_good.version}"]) == [
-        "last_good.version"
-    ]
-    assert rules.mask("Bearer s3cr3t and s3cr3t", ["s3cr3t"]) == "Bearer *** and ***"
+def test_rollback_templates_may_name_release_fields_and_secrets_only() -> None:
+    assert {"last_healthy.version", "current_release.artifact_digest", "incident.id"} <= rules.ROLLBACK_VARIABLES
+    with pytest.raises(InvalidInput, match=r"unknown placeholder \$\{env.TOKEN\}"):
+        config.parse(
+            "services:\n  checkout:\n    rollback: {kind: http, url: 'https://x.example/${env.TOKEN}'}\n", "r.yaml"
+        )
 
 
-def test_prepare_reads_env_secrets_and_masks_them_in_what_it_shows() -> None:
+def test_a_rollback_is_planned_by_the_action_runner_with_the_actions_file_secrets_masked() -> None:
     spec = config.HttpRollback.model_validate(
         {
             "kind": "http",
             "url": "https://argo.example/api/v1/rollouts/${service}/undo",
-            "headers": {"Authorization": "Bearer ${env.ARGO_TOKEN}"},
+            "headers": {"Authorization": "Bearer ${secret:argo_token}"},
             "json": {"revision": "${last_healthy.version}"},
         }
     )
-    prepared = execute.prepare(spec, {"service": "checkout", "last_healthy.version": "7"}, {"ARGO_TOKEN": "tok-1"})
-    assert prepared.headers["Authorization"] == "Bearer tok-1"
-    assert prepared.shown()["headers"] == {"Authorization": "Bearer ***"}
-    assert prepared.shown()["json"] == {"revision": "7"}
-    with pytest.raises(ValueError, match="ARGO_TOKEN"):
-        execute.prepare(spec, {"service": "checkout", "last_healthy.version": "7"}, {})
+    file = ActionsFile.model_validate({"secrets": {"argo_token": {"env": "ARGO_TOKEN"}}})
+    catalog = ActionCatalog(file, "test", environ={"ARGO_TOKEN": "tok-1"})
+    variables = {"service": "checkout", "last_healthy": {"version": "7"}}
+    plan = actions.prepare(spec, variables, catalog)
+    assert plan.http is not None and plan.http["headers"]["Authorization"] == "Bearer tok-1"
+    assert plan.preview["headers"] == {"Authorization": "Bearer ***"}
+    assert plan.preview["json"] == {"revision": "7"}
+    with pytest.raises(Refused, match="argo_token"):
+        actions.prepare(spec, variables, ActionCatalog(file, "test", environ={}))
+
+
+def test_a_rollback_command_runs_only_if_the_actions_file_allows_it() -> None:
+    spec = config.CommandRollback.model_validate({"kind": "command", "argv": ["helm", "rollback", "${service}"]})
+    assert spec.timeout_seconds == 600
+    with pytest.raises(Refused) as refused:
+        actions.prepare(spec, {"service": "checkout"}, ActionCatalog())
+    assert refused.value.code == "command_not_allowed"
+    allowed = ActionCatalog(ActionsFile.model_validate({"commands": ["helm"]}), "test")
+    assert actions.prepare(spec, {"service": "checkout"}, allowed).argv == ["helm", "rollback", "checkout"]
 
 
 def test_the_releases_file_takes_plain_urls_and_refuses_unknown_placeholders() -> None:
@@ -95,22 +108,12 @@ def test_the_releases_file_takes_plain_urls_and_refuses_unknown_placeholders() -
         )
 
 
-def auto(**changes: object) -> AutoRollbackFacts:
-    base = {
-        "probe_failing": True,
-        "consecutive_failures": 3,
-        "required_failures": 3,
-        "current_verdict": Verdict.FAILED,
-        "already_requested": False,
-    }
-    return AutoRollbackFacts(**{**base, **changes})  # type: ignore[arg-type]
-
-
-def test_automatic_rollback_needs_three_failures_of_an_unsettled_release_once() -> None:
-    assert rules.auto_rollback(auto()) is None
-    assert rules.auto_rollback(auto(current_verdict=Verdict.PENDING)) is None
-    assert "not 3" in str(rules.auto_rollback(auto(consecutive_failures=2)))
-    assert rules.auto_rollback(auto(probe_failing=False)) is not None  # unknown outcomes never make it fail
-    assert "already" in str(rules.auto_rollback(auto(already_requested=True)))
-    assert "settle" in str(rules.auto_rollback(auto(current_verdict=Verdict.HEALTHY)))
-    assert rules.auto_rollback(auto(current_verdict=None)) is not None
+def test_only_a_failing_probe_counts_and_only_an_unsettled_release_is_rolled_back_automatically() -> None:
+    assert rules.probe_failures(status="failing", consecutive_failures=3) == 3
+    assert rules.probe_failures(status="unknown", consecutive_failures=3) == 0  # unknown never makes it fail
+    assert rules.probe_failures(status=None, consecutive_failures=0) == 0
+    assert rules.automatic_rollback_refusal(Verdict.FAILED) is None
+    assert rules.automatic_rollback_refusal(Verdict.PENDING) is None
+    assert "settle" in str(rules.automatic_rollback_refusal(Verdict.HEALTHY))
+    assert "already" in str(rules.automatic_rollback_refusal(Verdict.ROLLED_BACK))
+    assert rules.automatic_rollback_refusal(None) is not None

@@ -2,6 +2,9 @@
 
 Both work from the runbook version the incident was declared with, inside the caller's transaction, and
 only queue executions (no configuration is read here): the action workers resolve and run them.
+Scheduled entries start when the incident is declared (`incidents.service.declare`) and run every
+`schedule_minutes` while it is open, except built-ins whose package schedules them itself
+(`own_schedule`, e.g. the analyzer's `pg.plan_diff`): those run once per period, never twice.
 
 Facts passed to `on_signal` are whatever the caller knows, flat or nested, for example::
 
@@ -19,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from missionctl.actions import service
+from missionctl.actions.builtin import scheduled_by_its_package
 from missionctl.actions.models import ActionExecution
 from missionctl.actions.rules import Mode, holds
 from missionctl.engine import jobs
@@ -88,8 +92,15 @@ def _request(
 def start_schedules(session: Session, *, incident: Incident, now: datetime) -> None:
     """Start the incident's scheduled automation (`schedule_minutes`); a chain already running is left alone."""
     for index, entry in enumerate(_runbook(session, incident).automation):
-        if entry.schedule_minutes is not None and entry.mode is not AutomationMode.MANUAL:
+        if _chained(entry):
             _enqueue(session, incident.id, index, now, now)
+
+
+def _chained(entry: Automation) -> bool:
+    """A scheduled automatic entry the framework runs (not one its built-in's package schedules itself)."""
+    if entry.schedule_minutes is None or entry.mode is AutomationMode.MANUAL:
+        return False
+    return not scheduled_by_its_package(entry.action)
 
 
 def _enqueue(session: Session, incident_id: int, index: int, run_at: datetime, now: datetime) -> None:
@@ -111,7 +122,7 @@ def scheduled(session: Session, *, payload: dict[str, Any], now: datetime) -> No
         return  # the chain ends with the incident
     runbook = _runbook(session, incident)
     index = int(payload["index"])
-    if index >= len(runbook.automation) or runbook.automation[index].schedule_minutes is None:
+    if index >= len(runbook.automation) or not _chained(runbook.automation[index]):
         return
     entry = runbook.automation[index]
     _request(session, incident, runbook.id, index, entry, "schedule", now, once=False)

@@ -85,12 +85,14 @@ def _from_entry(entry: ActionEntry, builtins: Mapping[str, BuiltinAction]) -> Ac
     found = builtins.get(entry.name) if kind is Kind.BUILTIN else None
     params = found.params if found is not None else params_model(entry.name, entry.params)
     summary = entry.summary or (found.summary if found is not None else f"{kind} action {entry.name}")
+    # A built-in that requires approval keeps requiring it: an actions-file entry can add guard rails, not remove them.
+    mode = Mode.APPROVAL if found is not None and found.mode is Mode.APPROVAL else Mode(entry.mode)
     return ActionSpec(
         name=entry.name,
         kind=kind,
         summary=summary,
         params=params,
-        mode=Mode(entry.mode),
+        mode=mode,
         approval_minutes=entry.approval_minutes,
         once=entry.once,
         concurrency_key=entry.concurrency_key,
@@ -102,7 +104,14 @@ def _from_entry(entry: ActionEntry, builtins: Mapping[str, BuiltinAction]) -> Ac
 
 
 def _from_builtin(action: BuiltinAction) -> ActionSpec:
-    return ActionSpec(name=action.name, kind=Kind.BUILTIN, summary=action.summary, params=action.params, builtin=action)
+    return ActionSpec(
+        name=action.name,
+        kind=Kind.BUILTIN,
+        summary=action.summary,
+        params=action.params,
+        mode=action.mode,
+        builtin=action,
+    )
 
 
 @dataclass

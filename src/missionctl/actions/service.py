@@ -7,6 +7,11 @@ A request made with the action catalog (`actions=`) is resolved at once: unknown
 parameters 422, and approval-mode actions wait for approval. A request made without it (automation called
 from the signals pipeline or an engine job, which have no configuration at hand) is queued as asked, and
 the worker resolves it when it claims it, turning it into a pending approval if the actions file says so.
+A built-in declared approval-only (`@builtin(..., mode=Mode.APPROVAL)`) waits for approval from the request
+on, and `claim` re-checks it: no real run of an approval-mode action starts without an approver.
+
+A request that queues work marks its session (`WAKE_KEY`); the action workers of this process are woken
+when that transaction commits (`workers.py`), so an automatic rollback starts within milliseconds.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from missionctl.actions import approvals, templates
 from missionctl.actions.approvals import audit, end
-from missionctl.actions.builtin import VARIABLES
+from missionctl.actions.builtin import VARIABLES, requires_approval
 from missionctl.actions.catalog import ActionCatalog, ActionSpec
 from missionctl.actions.models import ActionBreaker, ActionExecution
-from missionctl.actions.rules import RUNNABLE, BreakerState, Mode, Status, after_result, breaker_open
+from missionctl.actions.rules import RUNNABLE, BreakerState, Kind, Mode, Status, after_result, breaker_open
 from missionctl.actions.rules import concurrency_key as default_concurrency_key
 from missionctl.actions.rules import once_key as make_once_key
 from missionctl.errors import Conflict, MissionControlError, NotFound
@@ -35,6 +40,7 @@ from missionctl.incidents.models import Incident, TimelineEvent
 UNRESOLVED = "unresolved"
 STALE_GRACE = timedelta(minutes=5)
 BUILTIN_MAX_RUNTIME = timedelta(hours=1)
+WAKE_KEY = "missionctl.actions.wake"  # session.info: an execution was queued; wake the workers after commit
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def request(
         step_position=step_position,
         action=action,
         kind=spec.kind if spec is not None else UNRESOLVED,
-        mode=_mode(mode, spec),
+        mode=_mode(mode, spec, action),
         status=Status.QUEUED,
         dry_run=dry_run,
         requested_by=requested_by,
@@ -99,11 +105,15 @@ def request(
     session.flush()
     if not dry_run:
         _guard_request(session, row, spec, actions, once=once, now=now)
+    if row.status == Status.QUEUED:
+        session.info[WAKE_KEY] = True
     return row
 
 
-def _mode(asked: Mode, spec: ActionSpec | None) -> Mode:
+def _mode(asked: Mode, spec: ActionSpec | None, action: str) -> Mode:
     if spec is not None and spec.mode is Mode.APPROVAL:
+        return Mode.APPROVAL
+    if spec is None and requires_approval(action):  # no catalog at hand: the built-in's own declaration
         return Mode.APPROVAL
     return asked
 
@@ -208,9 +218,13 @@ def claim(session: Session, *, execution_id: int, actions: ActionCatalog, now: d
         return None
     if row.kind == UNRESOLVED:
         row.kind = spec.kind
-        if _late_approval(session, row, spec, now):
-            return None
-    variables = template_variables(session, row, params)
+        if spec.once is False:
+            row.once_key = None
+    if _late_approval(session, row, spec, now):
+        return None
+    # A built-in fills no templates: registered roots (database reads) only for a concurrency-key template.
+    roots = spec.kind is not Kind.BUILTIN or spec.concurrency_key is not None
+    variables = template_variables(session, row, params, roots=roots)
     if not row.dry_run and not _guard_run(session, row, spec, actions, variables, now):
         return None
     row.status = Status.RUNNING
@@ -219,10 +233,10 @@ def claim(session: Session, *, execution_id: int, actions: ActionCatalog, now: d
 
 
 def _late_approval(session: Session, row: ActionExecution, spec: ActionSpec, now: datetime) -> bool:
-    """An automatic request the actions file puts under approval waits for it now (True: not running yet)."""
-    if spec.once is False:
-        row.once_key = None
-    if spec.mode is not Mode.APPROVAL or row.status == Status.APPROVED or row.dry_run:
+    """A queued request of an action now under approval (actions file, built-in) waits for it (True: not running)."""
+    if spec.mode is not Mode.APPROVAL or row.dry_run:
+        return False
+    if row.status == Status.APPROVED and row.approved_by not in (None, row.requested_by):
         return False
     row.mode = Mode.APPROVAL
     _await_approval(session, row, spec, now)
@@ -282,7 +296,9 @@ def _stale(holder: ActionExecution, spec: ActionSpec, now: datetime) -> bool:
     return now > holder.started_at + limit + STALE_GRACE
 
 
-def template_variables(session: Session, row: ActionExecution, params: BaseModel) -> dict[str, Any]:
+def template_variables(
+    session: Session, row: ActionExecution, params: BaseModel, *, roots: bool = True
+) -> dict[str, Any]:
     """What `${...}` placeholders can name: service, action, trigger, incident, params, and registered roots."""
     values: dict[str, Any] = {
         "service": row.service or "",
@@ -299,7 +315,7 @@ def template_variables(session: Session, row: ActionExecution, params: BaseModel
             "status": incident.status,
             "runbook_id": incident.runbook_id,
         }
-    for root, provider in VARIABLES.items():
+    for root, provider in VARIABLES.items() if roots else ():
         values[root] = dict(provider(session, row.service, row.incident_id))
     return values
 

@@ -2,7 +2,8 @@
 
 `execute(ctx, id)` runs one execution synchronously (the API does so for dry runs; tests call it);
 `ActionWorkers` is the small thread pool started next to the engine, which polls for queued and approved
-executions and is woken at once by requests made in this process.
+executions and is woken at once by requests made in this process: when a transaction that queued one
+commits (a detector's store transaction requesting a rollback, say), not a poll interval later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from missionctl.actions import service
 from missionctl.actions.builtin import ActionCall, Result
@@ -95,7 +98,7 @@ def _run(
 ) -> tuple[Done, dict[str, Any]]:
     params = claim.params.model_dump(mode="json")
     if claim.spec.kind is Kind.BUILTIN:
-        return _run_builtin(ctx, claim), {"params": params}
+        return _run_builtin(ctx, claim, catalog), {"params": params}
     try:
         plan = _plan(claim, catalog)
     except Refused as exc:
@@ -120,7 +123,7 @@ def _describe(plan: Plan) -> str:
     return "would run " + " ".join(plan.preview["argv"])
 
 
-def _run_builtin(ctx: AppContext, claim: service.Claim) -> Done:
+def _run_builtin(ctx: AppContext, claim: service.Claim, catalog: ActionCatalog) -> Done:
     assert claim.spec.builtin is not None
     call = ActionCall(
         ctx=ctx,
@@ -130,6 +133,7 @@ def _run_builtin(ctx: AppContext, claim: service.Claim) -> Done:
         dry_run=claim.dry_run,
         triggered_by=claim.triggered_by,
         now=ctx.clock.now(),
+        actions=catalog,
     )
     outcome = claim.spec.builtin.run(call)
     status = _RESULTS[outcome.result]
@@ -154,6 +158,18 @@ def wake(ctx: AppContext) -> None:
     workers = _running.get(id(ctx))
     if workers is not None:
         workers.wake()
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(service.WAKE_KEY, False):
+        for workers in list(_running.values()):
+            workers.wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(service.WAKE_KEY, None)
 
 
 class ActionWorkers:

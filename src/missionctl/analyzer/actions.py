@@ -2,8 +2,13 @@
 
 Each does nothing but describe itself in a dry run. `pg.create_index` is the only one that changes the
 analyzed database, through its own DDL connection (`analyzer_ddl_database_url`), never the read-only one;
-it must be requested by a person and approved (the action framework's approval mode), and it refuses to
-run for a schedule or an alert even if it is ever wired to one.
+it is declared approval-only, so the action framework makes every request of it wait for a responder
+other than the requester (whatever mode it was asked in or the actions file says), and it refuses to run
+for a schedule or an alert even if it is ever wired to one.
+
+`pg.plan_diff` is scheduled by the analyzer itself (`schedule.py`, every `analyzer_interval_minutes`, with
+or without an incident open), so RB-002's `schedule_minutes: 60` automation starts no second, per-incident
+schedule in the action framework (`own_schedule`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import psycopg
 
 from missionctl.actions.builtin import ActionCall, ActionOutcome, Result, builtin
+from missionctl.actions.rules import Mode
 from missionctl.analyzer import service
 from missionctl.analyzer.candidates import create_index_statement, index_name
 from missionctl.analyzer.config import AnalyzerConfig, NotConfigured, libpq_dsn
@@ -62,6 +68,7 @@ def top_slow_queries(call: ActionCall[TopSlowQueriesParams]) -> ActionOutcome:
     "pg.plan_diff",
     params=PlanDiffParams,
     summary="Compare the slowest statements' plans with their baselines; recommend indexes validated by hypopg",
+    own_schedule=True,
 )
 def plan_diff(call: ActionCall[PlanDiffParams]) -> ActionOutcome:
     if call.dry_run:
@@ -84,6 +91,7 @@ def plan_diff(call: ActionCall[PlanDiffParams]) -> ActionOutcome:
     "pg.create_index",
     params=CreateIndexParams,
     summary="Build a recommended index with CREATE INDEX CONCURRENTLY (approval only)",
+    mode=Mode.APPROVAL,
 )
 def create_index(call: ActionCall[CreateIndexParams]) -> ActionOutcome:
     p = call.params

@@ -12,7 +12,6 @@ from missionctl.engine.listener import PgListener
 from missionctl.engine.runner import Engine, EngineConfig
 from missionctl.notifications import service as outbox
 from missionctl.notifications.channels import ChannelSettings, Sender
-from missionctl.releases.worker import ReleaseWorker
 
 
 def webhook_secret(ctx: AppContext) -> str:
@@ -43,7 +42,6 @@ class RunningEngine:
     engine: Engine
     listener: PgListener | None
     detectors: DetectorThread | None = None
-    releases: ReleaseWorker | None = None
     actions: ActionWorkers | None = None
     analyzer: AnalyzerSchedule | None = None
 
@@ -54,8 +52,6 @@ class RunningEngine:
             self.actions.stop()
         if self.detectors is not None:
             self.detectors.stop()
-        if self.releases is not None:
-            self.releases.stop()
         if self.listener is not None:
             self.listener.stop()
         self.engine.stop()
@@ -83,8 +79,7 @@ def start_engine(ctx: AppContext, *, worker_id: str | None = None) -> RunningEng
     if listener is not None:
         listener.start()
     engine.start()
-    releases = ReleaseWorker(ctx, poll_seconds=s.engine_poll_seconds)  # rollbacks, synthetic checks (RB-001)
-    releases.start()
     if detectors is not None:
         detectors.start()
-    return RunningEngine(engine, listener, detectors, releases, actions=actions.start(), analyzer=analyzer)
+    # The action workers run every action, RB-001's rollbacks and synthetic checks included.
+    return RunningEngine(engine, listener, detectors, actions=actions.start(), analyzer=analyzer)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from missionctl.actions import automation
 from missionctl.errors import Conflict, NotFound
 from missionctl.escalation import reminders
 from missionctl.escalation import service as escalation
@@ -100,6 +101,7 @@ def declare(
     session.flush()
     escalation.start(session, incident=incident, now=now)
     releases.on_declared(session, incident=incident, runbook=spec, now=now)  # RB-001: freeze deploys, size the blast
+    automation.start_schedules(session, incident=incident, now=now)  # runbook `schedule_minutes` automation
     return incident
 
 

@@ -1,13 +1,17 @@
 """RB-001's built-in actions: `deploy.freeze`, `deploy.rollback` and `synthetic.check`.
 
 Each keeps the contract in `missionctl.actions.builtin`: a dry run only describes, network and subprocess work
-happens outside any transaction, and the outcome is for the caller to record. Domain facts (a release rolled
-back, the probes passing again) are noted on the incident's timeline here, as they happen.
+happens outside any transaction, and the outcome is for the framework to record (`action_executed`). Domain facts
+(a release rolled back, the probes passing again) are noted on the incident's timeline here, as they happen.
+
+`deploy.rollback` runs the service's rollback from the releases file through the framework's runner (the
+actions file's allowed commands and secrets, no shell, its timeout, secrets masked), then keeps the ledger and
+verifies the readiness probe. Requested automatically (a readiness signal), it first asks the ledger whether
+the release running is one to roll back (`rules.automatic_rollback_refusal`) and is `skipped` when it is not.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,7 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from missionctl.actions import runner
 from missionctl.actions.builtin import ActionCall, ActionOutcome, Result, builtin, template_variables
+from missionctl.actions.catalog import ActionCatalog, catalog_for
+from missionctl.actions.rules import Kind
 from missionctl.context import AppContext
 from missionctl.deployments import service as deployments
 from missionctl.deployments.models import Deployment
@@ -24,9 +31,12 @@ from missionctl.detectors.probe import Prober
 from missionctl.detectors.schemas import ProbeDetector
 from missionctl.incidents.models import Incident
 from missionctl.incidents.timeline import note
-from missionctl.releases import config, execute, hooks, service
-from missionctl.releases.config import ServiceReleases
+from missionctl.releases import config, execute, hooks, rules, service
+from missionctl.releases.config import CommandRollback, HttpRollback, ServiceReleases
 from missionctl.releases.rules import Verdict
+
+ROLLBACK = "deploy.rollback"
+AUTOMATIC_TRIGGERS = ("signal:", "schedule")  # no person asked: the ledger decides whether to roll back at all
 
 
 class _Params(BaseModel):
@@ -107,6 +117,7 @@ class RollbackPlan:
     environment: str
     failed: Deployment
     target: Deployment
+    incident: dict[str, object]  # the incident's template fields (empty without an incident)
 
 
 def plan_rollback(
@@ -116,35 +127,58 @@ def plan_rollback(
     environment: str,
     to_deployment_id: int | None,
     call: ActionCall[RollbackParams],
-) -> RollbackPlan | str:
-    """From the release running now to the last known healthy one (or the one asked for); a str says why not."""
+) -> RollbackPlan | ActionOutcome:
+    """From the release running now to the last known healthy one (or the one asked for), or why not."""
     failed = service.current(session, service_id=service_id, environment=environment, at=call.now)
+    if call.triggered_by.startswith(AUTOMATIC_TRIGGERS):
+        verdict = service.verdict_of(session, failed.id) if failed is not None else None
+        refusal = rules.automatic_rollback_refusal(Verdict(verdict.verdict) if verdict is not None else None)
+        if refusal is not None:  # nothing for an automatic rollback to do: not a failure of the action
+            return ActionOutcome(Result.SKIPPED, f"No automatic rollback: {refusal}")
     if failed is None:
-        return f"no release of {service_id} to {environment} is recorded, so there is nothing to roll back from"
+        return _cannot(f"no release of {service_id} to {environment} is recorded: nothing to roll back from")
     if to_deployment_id is not None:
         target = session.get(Deployment, to_deployment_id)
         if target is None or target.service_id != service_id:
-            return f"release {to_deployment_id} is not a release of {service_id}"
+            return _cannot(f"release {to_deployment_id} is not a release of {service_id}")
     else:
         target = service.last_known_healthy(
             session, service_id=service_id, environment=environment, exclude_digest=failed.artifact_digest
         )
         if target is None:
-            return f"no earlier release of {service_id} to {environment} has a healthy verdict: no rollback target"
-    return RollbackPlan(environment, failed, target)
+            return _cannot(f"no earlier release of {service_id} to {environment} has a healthy verdict: no target")
+    return RollbackPlan(environment, failed, target, _incident_fields(session, call.incident_id))
 
 
-def template_values(plan: RollbackPlan, service_id: str, incident_id: int | None) -> dict[str, str]:
-    values = {"service": service_id, "environment": plan.environment, "incident.id": str(incident_id or "")}
-    for who, release in (("last_healthy", plan.target), ("current_release", plan.failed)):
-        values |= {
-            f"{who}.id": str(release.id),
-            f"{who}.version": release.version,
-            f"{who}.artifact_digest": release.artifact_digest,
-            f"{who}.environment": release.environment,
-            f"{who}.deployed_at": release.deployed_at.isoformat(),
-        }
-    return values
+def _cannot(why: str) -> ActionOutcome:
+    return ActionOutcome(Result.FAILED, f"Cannot roll back: {why}")
+
+
+def _incident_fields(session: Session, incident_id: int | None) -> dict[str, object]:
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is None:
+        return dict.fromkeys(rules.INCIDENT_FIELDS, "")
+    return {name: getattr(incident, name) for name in rules.INCIDENT_FIELDS}
+
+
+def rollback_variables(plan: RollbackPlan, service_id: str, call: ActionCall[Any]) -> dict[str, Any]:
+    """What the rollback's `${...}` placeholders name (see `rules.ROLLBACK_VARIABLES`)."""
+    return {
+        "service": service_id,
+        "environment": plan.environment,
+        "action": ROLLBACK,
+        "triggered_by": call.triggered_by,
+        "incident": plan.incident,
+        "last_healthy": _fields(plan.target),
+        "current_release": _fields(plan.failed),
+    }
+
+
+def prepare(spec: CommandRollback | HttpRollback, variables: dict[str, Any], actions: ActionCatalog) -> runner.Plan:
+    """The framework's plan of the rollback: templates filled, secrets of the actions file, its allowed commands."""
+    if isinstance(spec, CommandRollback):
+        return runner.plan_command(spec, variables, actions.secret, allowed=actions.allowed, environ=actions.environ)
+    return runner.plan_http(spec, variables, actions.secret)
 
 
 @builtin("deploy.rollback", params=RollbackParams, summary="Roll back to the last known healthy release artifact")
@@ -161,21 +195,28 @@ def deploy_rollback(call: ActionCall[RollbackParams]) -> ActionOutcome:
             to_deployment_id=call.params.to_deployment_id,
             call=call,
         )
-    if isinstance(plan, str):
-        return ActionOutcome(Result.FAILED, f"Cannot roll back: {plan}")
+    if isinstance(plan, ActionOutcome):
+        return plan
+    actions = call.actions if call.actions is not None else catalog_for(call.ctx.settings)
     try:
-        prepared = execute.prepare(settings.rollback, template_values(plan, service_id, call.incident_id), os.environ)
-    except ValueError as exc:
-        return ActionOutcome(Result.FAILED, f"Cannot roll back: {exc}")
+        prepared = prepare(settings.rollback, rollback_variables(plan, service_id, call), actions)
+    except runner.Refused as exc:
+        return ActionOutcome(Result.FAILED, f"Cannot roll back: {exc}", {"reason": exc.code})
     what = f"{service_id} from {plan.failed.version} to {plan.target.version} ({plan.target.artifact_digest})"
-    output: dict[str, Any] = {"request": prepared.shown(), "from": _release(plan.failed), "to": _release(plan.target)}
+    output: dict[str, Any] = {"request": prepared.preview, "from": _release(plan.failed), "to": _release(plan.target)}
     if call.dry_run:
         return ActionOutcome(Result.DRY_RUN, f"Would roll back {what}: {_describe(prepared)}", output)
-    executed = execute.run(prepared)
-    output |= {"detail": executed.detail, "output": executed.output, "seconds": round(executed.seconds, 3)}
+    executed = execute.rollback(prepared)
+    output |= {"detail": executed.detail, "result": executed.output, "seconds": round(executed.seconds, 3)}
     _record_rollback(call, plan, executed, settings)
     if not executed.ok:
         return ActionOutcome(Result.FAILED, f"Rollback of {what} failed: {executed.detail}", output)
+    return _verified_outcome(call, service_id, settings, what, output)
+
+
+def _verified_outcome(
+    call: ActionCall[RollbackParams], service_id: str, settings: ServiceReleases, what: str, output: dict[str, Any]
+) -> ActionOutcome:
     if not call.params.verify:
         return ActionOutcome(Result.SUCCEEDED, f"Rolled back {what}", output)
     verified = _verify(call, service_id, settings)
@@ -197,11 +238,10 @@ def _release(release: Deployment) -> dict[str, object]:
     return {"id": release.id, "version": release.version, "artifact_digest": release.artifact_digest}
 
 
-def _describe(prepared: execute.Prepared) -> str:
-    shown = prepared.shown()
-    if prepared.kind == "command":
-        return " ".join(shown["argv"])
-    return f"{shown['method']} {shown['url']}"
+def _describe(prepared: runner.Plan) -> str:
+    if prepared.kind is Kind.COMMAND:
+        return " ".join(prepared.preview["argv"])
+    return f"{prepared.preview['method']} {prepared.preview['url']}"
 
 
 def _record_rollback(

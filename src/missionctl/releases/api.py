@@ -1,7 +1,8 @@
-"""`/api/v1/releases`, `/api/v1/freeze(s)` and `/api/v1/incidents/{id}/release`: the ledger, freezes, runs.
+"""`/api/v1/releases`, `/api/v1/freeze(s)` and `/api/v1/incidents/{id}/release`: the ledger, freezes, rollbacks.
 
 Reading needs a viewer token (a pipeline asking `GET /freeze` before it deploys uses one); changing needs a
-responder token.
+responder token. Rollbacks and synthetic checks are action executions (`/api/v1/actions/executions/{id}`):
+requested here for a service (with or without an incident), run by the action workers.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from missionctl.actions import approvals, workers
+from missionctl.actions import service as actions
+from missionctl.actions.catalog import catalog_for
+from missionctl.actions.models import ActionExecution
+from missionctl.actions.rules import Mode, Status
+from missionctl.actions.schemas import ExecutionRead
 from missionctl.deployments.models import Deployment
 from missionctl.deps import Ctx, Responder, Viewer
-from missionctl.errors import InvalidInput
+from missionctl.errors import Conflict, InvalidInput
 from missionctl.incidents import service as incidents
 from missionctl.releases import config, service
-from missionctl.releases.models import ReleaseRun, ReleaseVerdict
+from missionctl.releases.hooks import ROLLBACK, SYNTHETIC
+from missionctl.releases.models import ReleaseVerdict
 from missionctl.releases.rules import Verdict
 from missionctl.releases.schemas import (
     FreezeCreate,
@@ -28,7 +36,6 @@ from missionctl.releases.schemas import (
     ReleaseRead,
     ReleasesView,
     RunCreate,
-    RunRead,
 )
 
 router = APIRouter(tags=["releases"])
@@ -67,12 +74,12 @@ def _status(session: Session, service_id: str, now: datetime) -> FreezeStatus:
 def _pair(
     session: Session, service_id: str, environment: str, now: datetime
 ) -> tuple[ReleaseRead | None, ReleaseRead | None]:
-    current = service.current(session, service_id=service_id, environment=environment, at=now)
+    # The healthy one first: its verdict row then enters the session as the query saw it, even if the release is
+    # also the current one and settled between the two statements (PostgreSQL reads each at its own snapshot).
     healthy = service.last_known_healthy(session, service_id=service_id, environment=environment)
-    return (
-        _release(current, service.verdict_of(session, current.id) if current else None),
-        _release(healthy, service.verdict_of(session, healthy.id) if healthy else None),
-    )
+    healthy_read = _release(healthy, service.verdict_of(session, healthy.id) if healthy else None)
+    current = service.current(session, service_id=service_id, environment=environment, at=now)
+    return _release(current, service.verdict_of(session, current.id) if current else None), healthy_read
 
 
 @router.get("/releases")
@@ -106,7 +113,11 @@ def incident_release(incident_id: int, ctx: Ctx, _: Viewer) -> IncidentReleaseVi
         environment = _environment(ctx, incident.service)
         current, healthy = _pair(session, incident.service, environment, now)
         freeze = _status(session, incident.service, now)
-        runs = session.scalars(select(ReleaseRun).where(ReleaseRun.incident_id == incident_id).order_by(ReleaseRun.id))
+        runs = session.scalars(
+            select(ActionExecution)
+            .where(ActionExecution.incident_id == incident_id, ActionExecution.action.in_([ROLLBACK, SYNTHETIC]))
+            .order_by(ActionExecution.id)
+        )
         return IncidentReleaseView(
             incident_id=incident_id,
             service=incident.service,
@@ -115,7 +126,7 @@ def incident_release(incident_id: int, ctx: Ctx, _: Viewer) -> IncidentReleaseVi
             last_known_healthy=healthy,
             frozen=freeze.frozen,
             freezes=freeze.freezes,
-            runs=[RunRead.model_validate(run) for run in runs],
+            runs=[ExecutionRead.model_validate(run) for run in runs],
         )
 
 
@@ -175,34 +186,44 @@ def lift_freeze(freeze_id: int, ctx: Ctx, caller: Responder) -> FreezeRead:
         )
 
 
-def _request(ctx: Ctx, body: RunCreate, action: str, params: dict[str, Any], caller: str) -> RunRead:
-    now = ctx.clock.now()
+def _request(ctx: Ctx, body: RunCreate, action: str, params: dict[str, Any], caller: str) -> ExecutionRead:
+    """Request a release action through the action framework; a dry run runs at once and answers its preview."""
+    catalog = catalog_for(ctx.settings)
     with ctx.write() as session:
         service.require_service(session, body.service)
-        if body.incident_id is not None:
-            incidents.get(session, incident_id=body.incident_id)
-        request = service.RunRequest(action, body.service, body.incident_id, f"person:{caller}", params, body.dry_run)
-        row = service.request_run(session, request, now=now)
-        assert row is not None  # no once-key: always queued
-        return RunRead.model_validate(row)
+        row = actions.request(
+            session,
+            action=action,
+            incident_id=body.incident_id,
+            service=body.service,
+            params=params,
+            requested_by=caller,
+            triggered_by=f"person:{caller}",
+            now=ctx.clock.now(),
+            actions=catalog,
+            mode=Mode.MANUAL,
+            dry_run=body.dry_run,
+        )
+        answer = ExecutionRead.model_validate(row)
+    if answer.status is Status.BLOCKED:
+        raise Conflict(answer.error or "refused", code=str(answer.output.get("reason", "blocked")))
+    if body.dry_run:
+        workers.execute(ctx, answer.id, actions=catalog)
+        with ctx.read() as session:
+            return ExecutionRead.model_validate(approvals.get_execution(session, execution_id=answer.id))
+    return answer
 
 
 @router.post("/releases/rollbacks", status_code=status.HTTP_202_ACCEPTED)
-def request_rollback(body: RunCreate, ctx: Ctx, caller: Responder) -> RunRead:
+def request_rollback(body: RunCreate, ctx: Ctx, caller: Responder) -> ExecutionRead:
     """Roll the service back to its last known healthy release (or `to_deployment_id`); `dry_run` only shows how."""
     params = {"to_deployment_id": body.to_deployment_id} if body.to_deployment_id is not None else {}
-    return _request(ctx, body, "deploy.rollback", params, caller.name)
+    return _request(ctx, body, ROLLBACK, params, caller.name)
 
 
 @router.post("/releases/synthetic-checks", status_code=status.HTTP_202_ACCEPTED)
-def request_synthetic_checks(body: RunCreate, ctx: Ctx, caller: Responder) -> RunRead:
+def request_synthetic_checks(body: RunCreate, ctx: Ctx, caller: Responder) -> ExecutionRead:
     """Run the service's synthetic checks now; the summary lands on the incident's timeline."""
     if body.to_deployment_id is not None:
         raise InvalidInput("to_deployment_id: only a rollback takes a release", details={"field": "to_deployment_id"})
-    return _request(ctx, body, "synthetic.check", {}, caller.name)
-
-
-@router.get("/releases/runs/{run_id}")
-def get_run(run_id: int, ctx: Ctx, _: Viewer) -> RunRead:
-    with ctx.read() as session:
-        return RunRead.model_validate(service.get_run(session, run_id=run_id))
+    return _request(ctx, body, SYNTHETIC, {}, caller.name)

@@ -8,12 +8,16 @@ services:
     rollback:
       kind: command
       argv: [helm, rollback, checkout, "${last_healthy.version}"]
+      env: [KUBECONFIG, HOME]
     synthetic_checks:
       - https://checkout.internal/api/cart
       - {url: https://checkout.internal/api/pay, expect_status_max: 299, timeout_seconds: 3}
 ```
 
-The file is re-read when it changes; an invalid file is refused with every problem listed.
+A `rollback` is an actions-file `command` or `http` block (same fields, same templates) with a `kind`: it runs
+through the action framework's runner, so its executable must be in the actions file's `commands`, and
+`${secret:NAME}` names a secret of the actions file. The file is re-read when it changes; an invalid file is
+refused with every problem listed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from missionctl.actions import templates
+from missionctl.actions.schemas import CommandSpec, HttpSpec
 from missionctl.errors import InvalidInput
 from missionctl.releases import rules
 
@@ -36,53 +42,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_templates(texts: list[str]) -> None:
-    unknown = rules.unknown_variables(texts)
+def _check_templates(value: Any) -> None:
+    try:
+        found = templates.references(value)
+    except templates.TemplateError as exc:
+        raise ValueError(str(exc)) from None
+    unknown = sorted(name for name in found.variables if name not in rules.ROLLBACK_VARIABLES)
     if unknown:
-        allowed = ", ".join(sorted(rules.TEMPLATE_VARIABLES))
-        raise ValueError(f"unknown placeholder ${{{unknown[0]}}} (known: {allowed}, env.NAME)")
+        known = ", ".join(sorted(rules.ROLLBACK_VARIABLES))
+        raise ValueError(f"unknown placeholder ${{{unknown[0]}}} (known: {known}, secret:NAME)")
 
 
-class CommandRollback(_Strict):
-    """Run a command (no shell): `helm rollback`, `kubectl rollout undo`, `argo rollouts undo`, a script."""
+class CommandRollback(CommandSpec):
+    """Run a command (argv, no shell): `helm rollback`, `kubectl rollout undo`, `argo rollouts undo`, a script."""
 
     kind: Literal["command"]
-    argv: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables (templates)")
-    timeout_seconds: Timeout = 600
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 600.0
 
     @model_validator(mode="after")
     def _templates(self) -> CommandRollback:
-        _check_templates([*self.argv, *self.env.values()])
+        _check_templates(self.argv)
         return self
 
 
-class HttpRollback(_Strict):
-    """Call an HTTP API (a deploy tool's rollback endpoint); a status outside the range is a failure."""
+class HttpRollback(HttpSpec):
+    """Call an HTTP API (a deploy tool's rollback endpoint); a status not in `expect_status` is a failure."""
 
     kind: Literal["http"]
-    method: Literal["POST", "PUT", "PATCH", "GET"] = "POST"
-    url: str = Field(min_length=1)
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    expect_status_min: Status = 200
-    expect_status_max: Status = 299
-    timeout_seconds: Timeout = 60
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
 
     @model_validator(mode="after")
     def _templates(self) -> HttpRollback:
-        _check_templates([self.url, *self.headers.values(), *_strings(self.json_body)])
+        _check_templates([self.url, self.headers, self.body, self.json_body])
         return self
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 class Verify(_Strict):

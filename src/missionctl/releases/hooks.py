@@ -1,6 +1,7 @@
 """Where other domains call into releases, each from one line: deployments recorded, incidents declared and
 resolved, probes stored, signals fired. Every hook runs in the caller's transaction and only writes rows; work
-that talks to the outside world is queued as a release run for the release workers.
+that talks to the outside world (a rollback, synthetic checks) is requested through the action framework,
+whose workers run it with no transaction open once the caller has committed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from missionctl.actions import automation
+from missionctl.actions import service as actions
+from missionctl.actions.rules import Mode
 from missionctl.deployments.models import Deployment
 from missionctl.detectors.models import DetectorState
 from missionctl.errors import InvalidInput
 from missionctl.incidents.models import Incident, RunbookVersion
 from missionctl.incidents.timeline import note
 from missionctl.releases import config, rules, service
-from missionctl.releases.models import ReleaseRun, ReleaseVerdict
+from missionctl.releases.models import ReleaseVerdict
 from missionctl.releases.rules import Verdict
 
 if TYPE_CHECKING:
@@ -59,7 +63,7 @@ def on_deployment(
 
 
 def on_declared(session: Session, *, incident: Incident, runbook: Runbook, now: datetime) -> None:
-    """A runbook whose first response freezes deploys does so at once; its synthetic checks are queued."""
+    """A runbook whose first response freezes deploys does so at once; its synthetic checks are requested."""
     steps = [step.action for step in runbook.first_response.steps]
     if FREEZE in steps and service.freeze_of_incident(session, incident_id=incident.id) is None:
         row = service.freeze(
@@ -82,8 +86,20 @@ def on_declared(session: Session, *, incident: Incident, runbook: Runbook, now: 
             freeze_id=row.id,
         )
     if SYNTHETIC in steps:
-        request = service.RunRequest(SYNTHETIC, incident.service, incident.id, "rule:declared", {})
-        service.request_run(session, request, now=now)
+        position = steps.index(SYNTHETIC) + 1
+        actions.request(
+            session,
+            action=SYNTHETIC,
+            incident_id=incident.id,
+            service=incident.service,
+            params={},
+            requested_by=f"rule:{runbook.id}/first_response/{position}",
+            triggered_by="declaration",
+            now=now,
+            mode=Mode.AUTOMATIC,
+            once=False,
+            step_position=position,
+        )
 
 
 def on_resolved(session: Session, *, incident: Incident, now: datetime) -> None:
@@ -117,7 +133,11 @@ def observe_probes(session: Session, *, outcomes: Sequence[Outcome], now: dateti
 
 
 def on_signal_fired(session: Session, *, incident: Incident, fired: Sequence[RoutedEvent], now: datetime) -> None:
-    """Probe alerts joined or opened an incident: the release running fails, and may be rolled back at once."""
+    """Probe alerts joined or opened an incident: the release running fails, and the runbook's automation is asked.
+
+    RB-001's `deploy.rollback` automation (`when: {readiness_probe_consecutive_failures: 3}`) is requested
+    through the action framework: audited, once per incident until resolved, behind its circuit breaker.
+    """
     probes = [
         item
         for item in fired
@@ -129,10 +149,28 @@ def on_signal_fired(session: Session, *, incident: Incident, fired: Sequence[Rou
     if current is not None and current.verdict == Verdict.PENDING:
         reason = f"its readiness probe failed (INC-{incident.id})"
         service.mark(session, deployment_id=current.deployment_id, verdict=Verdict.FAILED, reason=reason, now=now)
-    automation = _automatic_rollback(session, incident)
-    if automation is None:
-        return
-    _maybe_roll_back(session, incident, probes[0], automation, current, now)
+    probe = probes[0]
+    facts = probe_facts(session, probe, current)
+    triggered_by = f"signal:{probe.origin}/{probe.event.dedup_key}"
+    requested = automation.on_signal(session, incident=incident, facts=facts, triggered_by=triggered_by, now=now)
+    if not any(row.action == ROLLBACK for row in requested):
+        _note_no_rollback(session, incident, facts, now)
+
+
+def probe_facts(session: Session, probe: RoutedEvent, current: ReleaseVerdict | None) -> dict[str, Any]:
+    """What runbook automation `when:` conditions can name about a readiness probe that fired."""
+    detector = probe.event.labels.get("detector", "")
+    state = session.scalars(select(DetectorState).where(DetectorState.detector == detector).limit(1)).first()
+    probe_state = dict(state.state) if state is not None else {}
+    failures = rules.probe_failures(
+        status=probe_state.get("status"), consecutive_failures=int(probe_state.get("consecutive_failures", 0))
+    )
+    return {
+        PROBE_FACT: failures,
+        "detector": detector,
+        "signal": {"source": probe.event.source, "origin": probe.origin, "kind": "http_probe"},
+        "release": {"verdict": current.verdict if current is not None else None},
+    }
 
 
 def current_verdict(session: Session, service_id: str) -> ReleaseVerdict | None:
@@ -146,59 +184,15 @@ def current_verdict(session: Session, service_id: str) -> ReleaseVerdict | None:
     return session.scalars(query).first()
 
 
-def _automatic_rollback(session: Session, incident: Incident) -> dict[str, Any] | None:
-    """The `deploy.rollback` automation in automatic mode of the runbook version the incident was opened with."""
+def _note_no_rollback(session: Session, incident: Incident, facts: dict[str, Any], now: datetime) -> None:
+    """The runbook automates a rollback but its condition does not hold: say why on the timeline."""
     version = session.get(RunbookVersion, incident.runbook_hash)
-    for automation in version.content.get("automation", []) if version else []:
-        if automation.get("action") == ROLLBACK and automation.get("mode") == "automatic":
-            return dict(automation)
-    return None
-
-
-def _maybe_roll_back(
-    session: Session,
-    incident: Incident,
-    probe: RoutedEvent,
-    automation: dict[str, Any],
-    current: ReleaseVerdict | None,
-    now: datetime,
-) -> None:
-    when = dict(automation.get("when") or {})
-    unknown = sorted(set(when) - {PROBE_FACT})
-    detector = probe.event.labels.get("detector", "")
-    state = session.scalars(select(DetectorState).where(DetectorState.detector == detector).limit(1)).first()
-    probe_state = dict(state.state) if state is not None else {}
-    once_key = f"{ROLLBACK}:auto:{incident.id}"
-    facts = rules.AutoRollbackFacts(
-        probe_failing=probe_state.get("status") == "failing",
-        consecutive_failures=int(probe_state.get("consecutive_failures", 0)),
-        required_failures=int(when.get(PROBE_FACT, 1)),
-        current_verdict=Verdict(current.verdict) if current is not None else None,
-        already_requested=session.scalar(select(ReleaseRun.id).where(ReleaseRun.once_key == once_key)) is not None,
-    )
-    why_not = (
-        f"its condition uses facts Mission Control does not know: {', '.join(unknown)}"
-        if unknown
-        else rules.auto_rollback(facts)
-    )
-    if why_not is not None:
-        note(session, incident, now, "auto_rollback_skipped", f"No automatic rollback: {why_not}", detector=detector)
-        return
-    request = service.RunRequest(
-        ROLLBACK,
-        incident.service,
-        incident.id,
-        f"signal:{probe.origin}",
-        dict(automation.get("params") or {}),
-        once_key=once_key,
-    )
-    if service.request_run(session, request, now=now) is not None:
-        note(
-            session,
-            incident,
-            now,
-            "auto_rollback_requested",
-            f"Automatic rollback requested: {detector} failed {facts.consecutive_failures} consecutive readiness "
-            "checks after a release",
-            detector=detector,
-        )
+    entries = version.content.get("automation", []) if version is not None else []
+    for entry in entries:
+        if entry.get("action") == ROLLBACK and entry.get("mode") != "manual" and not entry.get("schedule_minutes"):
+            summary = (
+                f"No automatic rollback: {facts['detector']} failed {facts[PROBE_FACT]} consecutive readiness "
+                f"checks; the automation needs {entry.get('when') or 'a condition'}"
+            )
+            note(session, incident, now, "auto_rollback_skipped", summary, detector=facts["detector"])
+            return

@@ -1,11 +1,10 @@
-"""Release tables: each deployment's health verdict, deploy freezes, and the RB-001 automation runs."""
+"""Release tables: each deployment's health verdict and deploy freezes (rollbacks are action executions)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from missionctl.db import Base, UTCDateTime
@@ -46,30 +45,3 @@ class DeployFreeze(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_by: Mapped[str | None] = mapped_column(String(200))
-
-
-class ReleaseRun(Base):
-    """One requested run of an RB-001 built-in (rollback, synthetic checks), executed by a release worker.
-
-    Interim until the action framework runs built-ins itself. `once_key` is unique, so the database refuses a
-    second automatic rollback for one incident.
-    """
-
-    __tablename__ = "release_runs"
-    __table_args__ = (Index("ix_release_runs_status", "status", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    action: Mapped[str] = mapped_column(String(100))
-    service_id: Mapped[str] = mapped_column(String(100))
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    triggered_by: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16))
-    once_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    summary: Mapped[str | None] = mapped_column(Text)
-    output: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

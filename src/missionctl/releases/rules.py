@@ -1,12 +1,10 @@
-"""Pure release rules: verdicts, freezes in force, rollback templates and when a rollback may run by itself.
+"""Pure release rules: verdicts, freezes in force, rollback template names and when a rollback may run by itself.
 
 Nothing here touches the database, the network or the clock; callers pass `now` and plain values.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -64,67 +62,33 @@ def freeze_in_force(
 
 # --- rollback templates ----------------------------------------------------------------------------------------------
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 RELEASE_FIELDS = ("id", "version", "artifact_digest", "environment", "deployed_at")
-TEMPLATE_VARIABLES = frozenset(
-    {"service", "environment", "incident.id"}
+INCIDENT_FIELDS = ("id", "title", "severity", "status", "runbook_id")
+ROLLBACK_VARIABLES = frozenset(
+    {"service", "environment", "action", "triggered_by"}
+    | {f"incident.{name}" for name in INCIDENT_FIELDS}
     | {f"{who}.{name}" for who in ("last_healthy", "current_release") for name in RELEASE_FIELDS}
-)
-ENV_PREFIX = "env."  # ${env.NAME}: read from the server's environment at execution (secrets), masked in output
-
-
-def placeholders(template: str) -> list[str]:
-    return PLACEHOLDER.findall(template)
-
-
-def unknown_variables(templates: Iterable[str]) -> list[str]:
-    """Placeholders that are neither template variables nor `env.NAME`, for config checks."""
-    found = {name for template in templates for name in placeholders(template)}
-    return sorted(n for n in found if n not in TEMPLATE_VARIABLES and not n.startswith(ENV_PREFIX))
-
-
-def render(template: str, values: Mapping[str, str]) -> str:
-    """Replace every `${name}` with its value; a name without a value is an error naming it."""
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ValueError(f"no value for ${{{name}}}")
-        return values[name]
-
-    return PLACEHOLDER.sub(one, template)
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced by `***`."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+)  # what `${...}` may name in a rollback of the releases file (besides `${secret:NAME}`)
 
 
 # --- automatic rollback ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AutoRollbackFacts:
-    probe_failing: bool  # the readiness probe's state machine is failing (unknown outcomes never count)
-    consecutive_failures: int
-    required_failures: int  # the automation's `when: readiness_probe_consecutive_failures`
-    current_verdict: Verdict | None  # of the service's current release; None: no release recorded
-    already_requested: bool  # an automatic rollback was already requested for this incident
+def probe_failures(*, status: str | None, consecutive_failures: int) -> int:
+    """The fact `readiness_probe_consecutive_failures`: the failures in a row, counted only while the probe is failing.
+
+    Kubernetes counting: a success resets the count; an "unknown" outcome (our resolver down, our process
+    paused) neither counts nor breaks a run, so a probe that is not `failing` can never trigger a rollback.
+    """
+    return consecutive_failures if status == "failing" else 0
 
 
-def auto_rollback(facts: AutoRollbackFacts) -> str | None:
-    """None: roll back now; otherwise the reason not to, for the timeline."""
-    if facts.already_requested:
-        return "an automatic rollback was already requested for this incident"
-    if not facts.probe_failing or facts.consecutive_failures < facts.required_failures:
-        seen, needed = facts.consecutive_failures, facts.required_failures
-        return f"the readiness probe failed {seen} consecutive checks, not {needed}"
-    if facts.current_verdict is None:
+def automatic_rollback_refusal(current_verdict: Verdict | None) -> str | None:
+    """None: an automatic rollback may replace the release running; otherwise why not, for the timeline."""
+    if current_verdict is None:
         return "no release of the service is recorded, so there is nothing to roll back from"
-    if facts.current_verdict is Verdict.HEALTHY:
+    if current_verdict is Verdict.HEALTHY:
         return "the current release had already passed its settle period; roll back by hand if it is to blame"
-    if facts.current_verdict is Verdict.ROLLED_BACK:
+    if current_verdict is Verdict.ROLLED_BACK:
         return "the current release was already rolled back"
     return None

@@ -1,12 +1,12 @@
-"""API shapes for releases: the ledger with verdicts, deploy freezes, and requested runs."""
+"""API shapes for releases: the ledger with verdicts, deploy freezes, and rollback / synthetic-check requests."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from missionctl.actions.schemas import ExecutionRead
 from missionctl.releases.rules import Verdict
 
 
@@ -81,25 +81,8 @@ class ReleasesView(BaseModel):
     releases: list[ReleaseRead]
 
 
-class RunRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    action: str
-    service_id: str
-    incident_id: int | None
-    dry_run: bool
-    triggered_by: str
-    status: str
-    requested_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    summary: str | None
-    output: dict[str, Any]
-
-
 class IncidentReleaseView(BaseModel):
-    """For an incident: the release running now against the last known healthy one, freezes and runs."""
+    """For an incident: the release running now against the last known healthy one, freezes, and its release actions."""
 
     incident_id: int
     service: str
@@ -108,10 +91,12 @@ class IncidentReleaseView(BaseModel):
     last_known_healthy: ReleaseRead | None
     frozen: bool
     freezes: list[FreezeRead]
-    runs: list[RunRead]
+    runs: list[ExecutionRead] = Field(description="The incident's deploy.rollback and synthetic.check executions")
 
 
 class RunCreate(BaseModel):
+    """A rollback or synthetic checks asked for by a person: an action execution of the action framework."""
+
     model_config = ConfigDict(extra="forbid")
 
     service: str = Field(min_length=1, max_length=100)

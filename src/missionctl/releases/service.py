@@ -1,11 +1,10 @@
-"""Release use cases on the database: the ledger and its verdicts, deploy freezes, and requested runs.
+"""Release use cases on the database: the ledger and its verdicts, and deploy freezes.
 
 Functions take the caller's `Session` and `now`; the entry point owns the transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,24 +17,12 @@ from missionctl.errors import Conflict, InvalidInput, NotFound
 from missionctl.incidents.models import Incident
 from missionctl.incidents.timeline import note
 from missionctl.releases import rules
-from missionctl.releases.models import DeployFreeze, ReleaseRun, ReleaseVerdict
+from missionctl.releases.models import DeployFreeze, ReleaseVerdict
 from missionctl.releases.rules import Verdict
 
 RUNBOOK = "RB-001"
 SYSTEM_LIFTER = "missionctl"
 MAX_LEDGER = 500
-# session.info key: a run was requested in this transaction; release workers are woken when it commits.
-WAKE_KEY = "missionctl.release_runs"
-
-
-class RunStatus:
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    DRY_RUN = "dry_run"
-    INTERRUPTED = "interrupted"
 
 
 # --- the ledger ------------------------------------------------------------------------------------------------------
@@ -289,48 +276,3 @@ def freeze_dict(row: DeployFreeze) -> dict[str, Any]:
         "ends_at": row.ends_at.isoformat() if row.ends_at else None,
         "created_by": row.created_by,
     }
-
-
-# --- runs ------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    action: str
-    service_id: str
-    incident_id: int | None
-    triggered_by: str
-    params: dict[str, Any]
-    dry_run: bool = False
-    once_key: str | None = None
-
-
-def request_run(session: Session, request: RunRequest, *, now: datetime) -> ReleaseRun | None:
-    """Queue a run for the release workers (woken when the caller commits); None if its once-key was used."""
-    if request.once_key is not None:
-        taken = session.scalar(select(ReleaseRun.id).where(ReleaseRun.once_key == request.once_key))
-        if taken is not None:
-            return None
-    row = ReleaseRun(
-        action=request.action,
-        service_id=request.service_id,
-        incident_id=request.incident_id,
-        params=request.params,
-        dry_run=request.dry_run,
-        triggered_by=request.triggered_by,
-        status=RunStatus.QUEUED,
-        once_key=request.once_key,
-        requested_at=now,
-        output={},
-    )
-    session.add(row)
-    session.flush()
-    session.info[WAKE_KEY] = True
-    return row
-
-
-def get_run(session: Session, *, run_id: int) -> ReleaseRun:
-    row = session.get(ReleaseRun, run_id)
-    if row is None:
-        raise NotFound(f"no release run with id {run_id}", code="release_run_not_found")
-    return row

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from missionctl.actions import service as actions_service
 from missionctl.context import AppContext
 from missionctl.deps import Ctx
 from missionctl.errors import InvalidInput
@@ -22,7 +23,7 @@ from missionctl.incidents.lifecycle import ALLOWED_TRANSITIONS, IncidentRole, St
 from missionctl.incidents.lifecycle import ActionItemStatus as ItemStatus
 from missionctl.incidents.schemas import IncidentCreate, IncidentRead
 from missionctl.runbooks.schemas import Severity
-from missionctl.web import queries, render
+from missionctl.web import actions, analyzer, queries, releases, render
 from missionctl.web.deps import PageRoute, Responder, User
 from missionctl.web.service import CurrentUser
 
@@ -128,26 +129,37 @@ def room_context(ctx: AppContext, read: IncidentRead, user: CurrentUser) -> dict
     }
 
 
-@router.get("/incidents/{incident_id}")
-def room(incident_id: int, request: Request, ctx: Ctx, user: User) -> Response:
-    """The incident room: clocks, checklist, people and pages, updates, action items, the timeline."""
+def automation_context(
+    session: Session, ctx: AppContext, read: IncidentRead, user: CurrentUser, now: datetime
+) -> dict[str, Any]:
+    """The room's actions (step buttons, executions, approvals) and, for RB-001 / RB-002, releases and reports."""
+    rows = actions_service.for_incident(session, incident_id=read.id)
+    context = actions.room_actions(ctx, read, rows, user, can_write=actions.can_write(user))
+    context["release"] = releases.room_release(session, ctx, read, now)
+    context["analysis"] = analyzer.room_reports(session, read)
+    return context
+
+
+def _room_page(template: str, incident_id: int, request: Request, ctx: AppContext, user: CurrentUser) -> Response:
     now = ctx.clock.now()
     with ctx.read() as session:
         read = room_view(session, incident_id=incident_id, now=now)
         version = queries.live_version(session, incident_id=incident_id)
-    context = room_context(ctx, read, user)
-    return render.page(request, "incidents/room.html", now=now, user=user, live_version=version, **context)
+        extra = automation_context(session, ctx, read, user, now)
+    context = room_context(ctx, read, user) | extra
+    return render.page(request, template, now=now, user=user, live_version=version, **context)
+
+
+@router.get("/incidents/{incident_id}")
+def room(incident_id: int, request: Request, ctx: Ctx, user: User) -> Response:
+    """The incident room: clocks, checklist and actions, people and pages, updates, action items, the timeline."""
+    return _room_page("incidents/room.html", incident_id, request, ctx, user)
 
 
 @router.get("/incidents/{incident_id}/live")
 def room_fragment(incident_id: int, request: Request, ctx: Ctx, user: User) -> Response:
     """Just the live sections of the room, for the page's script to swap in after a change."""
-    now = ctx.clock.now()
-    with ctx.read() as session:
-        read = room_view(session, incident_id=incident_id, now=now)
-        version = queries.live_version(session, incident_id=incident_id)
-    context = room_context(ctx, read, user)
-    return render.page(request, "incidents/live.html", now=now, user=user, live_version=version, **context)
+    return _room_page("incidents/live.html", incident_id, request, ctx, user)
 
 
 def _back(incident_id: int, anchor: str = "") -> Response:

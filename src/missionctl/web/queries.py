@@ -9,10 +9,15 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from missionctl.actions.models import ActionExecution
+from missionctl.analyzer.models import AnalyzerReport
 from missionctl.catalog import models as catalog
+from missionctl.deployments.models import Deployment
 from missionctl.incidents.lifecycle import OPEN_STATUSES, IncidentRole
 from missionctl.incidents.models import ChannelMessage, Incident, RoleAssignment, TimelineEvent
 from missionctl.notifications.models import Notification
+from missionctl.releases.models import ReleaseVerdict
+from missionctl.releases.rules import Verdict
 
 OPEN = sorted(str(s) for s in OPEN_STATUSES)
 OPEN_LIMIT = 100
@@ -154,8 +159,9 @@ def needs_me(session: Session, *, username: str, now: datetime) -> NeedsMe:
 def live_version(session: Session, *, incident_id: int) -> str:
     """A value that changes whenever anything shown in an incident room changes.
 
-    Every change to an incident writes a timeline entry; channel messages and page deliveries do not,
-    so they are counted too. Three index-only lookups, cheap enough to poll several times a second.
+    Every change to an incident writes a timeline entry; channel messages, page deliveries and an action
+    starting to run do not, so they are counted too. Four small lookups on the incident's index entries,
+    cheap enough to poll several times a second.
     """
     timeline = select(func.max(TimelineEvent.id)).where(TimelineEvent.incident_id == incident_id)
     messages = select(func.max(ChannelMessage.id)).where(ChannelMessage.incident_id == incident_id)
@@ -163,7 +169,14 @@ def live_version(session: Session, *, incident_id: int) -> str:
         Notification.incident_id == incident_id
     )
     sent, acked = session.execute(pages).one()
-    return f"{session.scalar(timeline) or 0}.{session.scalar(messages) or 0}.{sent}.{acked}"
+    actions = select(
+        func.max(ActionExecution.id), func.count(ActionExecution.started_at), func.count(ActionExecution.finished_at)
+    ).where(ActionExecution.incident_id == incident_id)
+    latest, started, finished = session.execute(actions).one()
+    return (
+        f"{session.scalar(timeline) or 0}.{session.scalar(messages) or 0}.{sent}.{acked}"
+        f".{latest or 0}.{started}.{finished}"
+    )
 
 
 def list_version(session: Session) -> str:
@@ -197,3 +210,98 @@ def public_incidents(session: Session, *, now: datetime) -> tuple[list[Incident]
 def service_names(session: Session) -> dict[str, str]:
     rows = session.execute(select(catalog.Service.id, catalog.Service.name).order_by(catalog.Service.id))
     return {service_id: name for service_id, name in rows}
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One analyzer report in the list (its findings stay in the database)."""
+
+    id: int
+    target: str
+    trigger: str
+    incident_id: int | None
+    started_at: datetime
+    finished_at: datetime
+    regressions: int
+    recommendations: int
+    summary: str
+    analyzed: int | None
+
+
+def analyzer_reports(session: Session, *, incident_id: int | None = None, limit: int = 50) -> list[ReportRow]:
+    """Analyzer reports, newest first, with how many statements each analyzed (counted in the database)."""
+    # json_array_length exists on SQLite and PostgreSQL alike: the (large) findings never leave the database.
+    analyzed = func.json_array_length(AnalyzerReport.findings["top"])
+    query = select(
+        AnalyzerReport.id,
+        AnalyzerReport.target,
+        AnalyzerReport.trigger,
+        AnalyzerReport.incident_id,
+        AnalyzerReport.started_at,
+        AnalyzerReport.finished_at,
+        AnalyzerReport.regressions,
+        AnalyzerReport.recommendations,
+        AnalyzerReport.summary,
+        analyzed.label("analyzed"),
+    )
+    if incident_id is not None:
+        query = query.where(AnalyzerReport.incident_id == incident_id)
+    query = query.order_by(AnalyzerReport.id.desc()).limit(limit)
+    return [ReportRow(**row._asdict()) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One release in the ledger, with its verdict (None: an environment the service's probes do not watch)."""
+
+    id: int
+    service_id: str
+    version: str
+    artifact_digest: str
+    environment: str
+    deployed_by: str
+    deployed_at: datetime
+    verdict: str | None
+    reason: str | None
+
+
+_RELEASE_COLUMNS: tuple[Any, ...] = (
+    Deployment.id,
+    Deployment.service_id,
+    Deployment.version,
+    Deployment.artifact_digest,
+    Deployment.environment,
+    Deployment.deployed_by,
+    Deployment.deployed_at,
+    ReleaseVerdict.verdict,
+    ReleaseVerdict.reason,
+)
+
+
+def _newest(session: Session, query: Select[Any], partition: list[Any], per: int) -> list[ReleaseRow]:
+    """The newest `per` rows of each partition, in one query (a window function, on SQLite and PostgreSQL)."""
+    order = (Deployment.deployed_at.desc(), Deployment.id.desc())
+    ranked = query.add_columns(func.row_number().over(partition_by=partition, order_by=order).label("n")).subquery()
+    kept = select(*[c for c in ranked.c if c.name != "n"]).where(ranked.c.n <= per)
+    rows = session.execute(kept.order_by(ranked.c.service_id, ranked.c.n))
+    return [ReleaseRow(**row._asdict()) for row in rows]
+
+
+def recent_releases(session: Session, *, service_ids: list[str], per_service: int) -> list[ReleaseRow]:
+    """The latest releases of each service (every environment), newest first within a service."""
+    query = (
+        select(*_RELEASE_COLUMNS)
+        .outerjoin(ReleaseVerdict, ReleaseVerdict.deployment_id == Deployment.id)
+        .where(Deployment.service_id.in_(service_ids))
+    )
+    return _newest(session, query, [Deployment.service_id], per_service)
+
+
+def recent_healthy(session: Session, *, service_ids: list[str], per_service: int) -> list[ReleaseRow]:
+    """The latest releases with a healthy verdict of each service and environment, newest first."""
+    query = (
+        select(*_RELEASE_COLUMNS)
+        .join(ReleaseVerdict, ReleaseVerdict.deployment_id == Deployment.id)
+        .where(Deployment.service_id.in_(service_ids), ReleaseVerdict.verdict == Verdict.HEALTHY)
+    )
+    return _newest(session, query, [Deployment.service_id, Deployment.environment], per_service)

@@ -43,6 +43,7 @@ _env.filters.update(
     public_status=views.public_status,
     percent=views.percent,
     plain_duration=views.plain_duration,
+    short_digest=views.short_digest,
 )
 _env.globals.update(
     since=views.since, clock_text=views.clock_text, clock_tone=views.clock_tone, app_version=__version__

@@ -19,7 +19,7 @@ from missionctl.catalog import models as catalog_models
 from missionctl.catalog import service as catalog
 from missionctl.deps import Ctx
 from missionctl.oncall.resolve import next_handoffs, on_call_at
-from missionctl.web import incidents, live, queries, render, reports, status, svg
+from missionctl.web import actions, analyzer, incidents, live, queries, releases, render, reports, status, svg
 from missionctl.web import service as accounts
 from missionctl.web.deps import (
     LOGIN_CSRF_COOKIE,
@@ -35,6 +35,9 @@ from missionctl.web.deps import (
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
 router.include_router(incidents.router)
+router.include_router(actions.router)
+router.include_router(releases.router)
+router.include_router(analyzer.router)
 router.include_router(live.router)
 router.include_router(reports.router)
 router.include_router(status.router)

@@ -124,6 +124,13 @@ def iso(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).isoformat()
 
 
+def short_digest(digest: str) -> str:
+    """`sha256:0123…` as people compare it: the algorithm and the first 12 hex digits."""
+    algorithm, _, value = digest.rpartition(":")
+    short = value[:12] + ("…" if len(value) > 12 else "")
+    return f"{algorithm}:{short}" if algorithm else short
+
+
 def words(value: str) -> str:
     """`communications_lead` → `communications lead`."""
     return value.replace("_", " ")

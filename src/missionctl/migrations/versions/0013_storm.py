@@ -1,7 +1,7 @@
 """storm
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-27 11:01:29.158066
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import missionctl.db
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -74,6 +74,14 @@
       if (!current || current.innerHTML === fresh.innerHTML) continue;
       // Never wipe what someone is typing: a section holding the focused field waits for the next change.
       if (active && current.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && active.value) continue;
+      // Keep open what the reader opened (an execution's record, a step's parameters).
+      var opened = current.querySelectorAll("details[open]");
+      for (var j = 0; j < opened.length; j++) {
+        var owner = opened[j].closest("[id]");
+        var twin = owner && owner !== current ? fresh.querySelector("#" + CSS.escape(owner.id) + " details") : null;
+        if (twin) twin.setAttribute("open", "");
+      }
+      if (current.innerHTML === fresh.innerHTML) continue;
       current.replaceWith(document.importNode(fresh, true));
       changed.push(fresh.id);
     }
