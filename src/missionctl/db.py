@@ -103,4 +103,19 @@ def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionm
     A read-only factory is for use cases that only read: on SQLite they do not take the write lock.
     """
     bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    factory = sessionmaker(bind=bind, expire_on_commit=False)
+    event.listen(factory, "loaded_as_persistent", _keep_loaded)
+    return factory
+
+
+KEPT = "missionctl.kept"
+
+
+def _keep_loaded(session: Session, instance: object) -> None:
+    """Hold every loaded object for the session's life (one use case).
+
+    The identity map holds objects weakly: a catalog row read in one step of a declaration and dropped was
+    read again by the next step, a query each time. Sessions here live for one transaction, so keeping
+    what they loaded is cheap and turns those repeats into identity-map hits.
+    """
+    session.info.setdefault(KEPT, []).append(instance)
