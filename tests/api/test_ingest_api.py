@@ -437,3 +437,18 @@ def test_alerts_written_in_bulk_store_timestamps_as_sqlalchemy_does(
         declared = session.execute(text("SELECT declared_at FROM incidents")).scalar_one()
     # The ORM wrote the incident at the same instant: the stored values must be identical (SQLite keeps text).
     assert {value for row in raw for value in row} == {declared}
+
+
+def test_a_refusal_that_cannot_be_kept_is_answered_503_so_the_sender_retries(
+    with_catalog: AppContext, app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from missionctl.signals import ingest
+
+    def unwritable(**_: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest, "DeadLetter", unwritable)
+    key = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    answer = app_client.post(AM, content=b"{not json", headers=bearer(key))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "unavailable"
