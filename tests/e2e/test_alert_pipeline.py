@@ -9,11 +9,10 @@ Every wait is a poll with a deadline that reports what each process logged when 
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -29,16 +28,14 @@ from tests.support.prometheus import (
     require_binary,
 )
 from tests.support.receivers import ReceivedRequest, WebhookReceiver
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresServer
 
-T = TypeVar("T")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "signals"
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-DEADLINE = 60.0  # generous: a loaded 2-core machine runs four processes here
-POLL = 0.2
 
 # Three services, each paging its own person, so the tests never see each other's pages or incidents.
 CATALOG = """
@@ -76,20 +73,6 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ waiting
-
-
-def wait_until(
-    what: str, probe: Callable[[], T | None], *, diagnostics: Callable[[], str], timeout: float = DEADLINE
-) -> T:
-    """Poll `probe` until it returns something truthy; on timeout fail with `diagnostics()`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diagnostics()}")
-        time.sleep(POLL)
 
 
 def describe(*processes: ServerProcess | MissionControlServer, hooks: WebhookReceiver | None = None) -> str:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,14 +22,12 @@ import yaml
 
 from tests.support.missionctl_server import MissionControlServer
 from tests.support.release_target import ReleasedService, digest
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresServer
 
-T = TypeVar("T")
 
-DEADLINE = 60.0
-POLL = 0.1
 V1, V2, V3 = digest(1), digest(2), digest(3)
 
 CATALOG = """
@@ -43,16 +40,6 @@ escalation_policies:
 services:
   - {id: checkout, name: Checkout, tier: 1, team: payments, escalation_policy: gus-first}
 """
-
-
-def wait_until(what: str, probe: Callable[[], T | None], mc: MissionControlServer) -> T:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(POLL)
-    raise AssertionError(f"timed out waiting for {what}\n{mc.logs()}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -134,14 +121,14 @@ def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
     # v1 goes out, passes its probes for the settle period: the last known healthy release.
     target.deploy(V1)
     assert deploy(mc, "1.0.0", V1).status_code == 201
-    healthy = wait_until("v1 to settle healthy", lambda: ledger(mc)["last_known_healthy"], mc)
+    healthy = wait_until("v1 to settle healthy", lambda: ledger(mc)["last_known_healthy"], diagnostics=mc.logs)
     assert (healthy["version"], healthy["verdict"]) == ("1.0.0", "healthy")
     assert freeze_check(mc).returncode == 0
 
     # v2 is broken: three failed readiness checks open RB-001, which freezes deploys and rolls back by itself.
     target.deploy(V2)
     assert deploy(mc, "2.0.0", V2).status_code == 201
-    incident = wait_until("the RB-001 incident", lambda: rb001_incident(mc), mc)
+    incident = wait_until("the RB-001 incident", lambda: rb001_incident(mc), diagnostics=mc.logs)
     refused = deploy(mc, "3.0.0", V3)
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "deploy_frozen"
@@ -153,7 +140,7 @@ def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
         events = timeline(mc, incident["id"])
         return events if any(e["kind"] == "rollback_verified" for e in events) else None
 
-    wait_until("the rollback to be verified", recovered, mc)
+    wait_until("the rollback to be verified", recovered, diagnostics=mc.logs)
     assert target.deployed == V1  # the rollback command switched the service back to v1's artifact
 
     def rollback_executed() -> list[dict[str, Any]] | None:
@@ -162,7 +149,7 @@ def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
         return events if done else None
 
     # The rollback is an action execution of the framework: requested by RB-001's automation, audited.
-    events = wait_until("the rollback execution to finish", rollback_executed, mc)
+    events = wait_until("the rollback execution to finish", rollback_executed, diagnostics=mc.logs)
     steps = [(e["kind"], e["data"].get("action")) for e in events]
     order = [
         ("deploy_frozen", None),

@@ -18,10 +18,10 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -32,11 +32,10 @@ from missionctl.settings import Settings
 from missionctl.signals.models import DeadLetter, SignalAlert
 from tests.support.missionctl_server import MissionControlServer
 from tests.support.receivers import ScriptedResponse, WebhookReceiver
+from tests.support.waiting import wait_until
 
-T = TypeVar("T")
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "signals"
-DEADLINE = 60.0
 RETRY_AFTER = 2
 
 CATALOG = """
@@ -61,17 +60,6 @@ services:
       roles: {{integration_owner: {{person: gus}}}}}}
   - {{id: notify, name: Notify, tier: 2, team: integrations, escalation_policy: kim-first}}
 """
-
-
-def wait_until(what: str, probe: Callable[[], T | None], diagnostics: Callable[[], str]) -> T:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {DEADLINE:.0f}s waiting for {what}\n{diagnostics()}")
-        time.sleep(0.2)
 
 
 def alertmanager(service: str, fingerprints: list[str]) -> dict[str, Any]:
@@ -208,7 +196,7 @@ def test_an_inbound_storm_of_repeats_and_malformed_payloads_is_absorbed_once(
         def paged(person: str = person, only: dict[str, Any] = only) -> list[Any]:
             return [r for r in hooks.requests if r.path == f"/{person}" and r.json()["incident"]["id"] == only["id"]]
 
-        wait_until(f"{person}'s page", lambda: paged(), lambda: mc.logs())
+        wait_until(f"{person}'s page", paged, diagnostics=mc.logs)
         time.sleep(1.0)  # anything doubled would arrive now
         pages = paged()
         assert len(pages) == len({r.webhook_id for r in pages}) == 1, [r.webhook_id for r in pages]
@@ -234,7 +222,7 @@ def test_an_outbound_storm_backs_off_opens_and_closes_the_breaker_and_delivers_e
         ok = {r.webhook_id for r in to_kim() if r.answered == 200}
         return len(ok) == 5
 
-    wait_until("every page to kim delivered", all_delivered, lambda: mc.logs() + f"\n{to_kim()!r}")
+    wait_until("every page to kim delivered", all_delivered, diagnostics=lambda: mc.logs() + f"\n{to_kim()!r}")
     time.sleep(1.0)
     by_id: dict[str | None, list[Any]] = {}
     for request in to_kim():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from missionctl.errors import InvalidInput
 from missionctl.settings import Settings
 from tests.engine.conftest import SECRET
 from tests.support.detector_targets import StatusServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -31,9 +31,7 @@ def test_the_engine_starts_and_stops_the_detector_thread(settings: Settings, tmp
         running = start_engine(ctx, worker_id="detectors")
         try:
             assert running.detectors is not None
-            deadline = time.monotonic() + 10
-            while not target.requests and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until("the first probe", lambda: target.requests, timeout=10, poll=0.02)
             assert target.requests[:1] == ["/readyz"]
         finally:
             running.stop()
