@@ -25,7 +25,7 @@ from missionctl.actions.rules import Kind
 from missionctl.actions.schemas import ActionEntry, ActionsFile, SecretSource
 from missionctl.detectors.schemas import unknown_key_message
 from missionctl.errors import InvalidInput
-from missionctl.runbooks.lint import ROOT, Loc, Problem, _duplicate_keys, _marked_message, _position, locate
+from missionctl.runbooks.lint import ROOT, Loc, Problem, _marked_message, _position, compose_and_construct, locate
 
 # Template variables every action has; `params` holds its parameters, VARIABLES adds more roots.
 INCIDENT_FIELDS = frozenset({"id", "title", "severity", "status", "runbook_id"})
@@ -59,7 +59,7 @@ def load_actions(path: Path) -> LoadedActions:
 
 def parse_actions(text: str, source: str) -> tuple[LoadedActions | None, list[Problem]]:
     try:
-        root, data, problems = _compose(text, source)
+        root, data, problems = compose_and_construct(text, source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -78,18 +78,6 @@ def parse_actions(text: str, source: str) -> tuple[LoadedActions | None, list[Pr
     at = Locator(root, source)
     problems += semantic_problems(parsed, at)
     return (None if problems else LoadedActions(source, parsed)), _sorted(problems)
-
-
-def _compose(text: str, source: str) -> tuple[Node | None, Any, list[Problem]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None, []
-        duplicates = list(_duplicate_keys(root, source))
-        return root, loader.construct_document(root), duplicates
-    finally:
-        loader.dispose()
 
 
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:

@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node
 from missionctl.detectors.schemas import AnyDetector, Detector, unknown_key_message
 from missionctl.detectors.templates import PLACEHOLDER, VARIABLE_NAME, DetectorTemplate, VarValue
 from missionctl.errors import InvalidInput
-from missionctl.runbooks.lint import ROOT, Loc, Problem, _duplicate_keys, _marked_message, _position, locate
+from missionctl.runbooks.lint import ROOT, Loc, Problem, _marked_message, _position, compose_and_construct, locate
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import RUNBOOK_ID_PATTERN, Runbook, Severity
 from missionctl.signals.events import stable_hash
@@ -101,7 +101,7 @@ def parse_detectors(
     text: str, source: str, runbooks: RunbookRegistry
 ) -> tuple[list[ConfiguredDetector], list[Problem]]:
     try:
-        root, data, problems = _compose(text, source)
+        root, data, problems = compose_and_construct(text, source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -123,18 +123,6 @@ def parse_detectors(
         problems += entry_problems
     problems += _duplicate_names(parsed.detectors, at)
     return detectors, _sorted(problems)
-
-
-def _compose(text: str, source: str) -> tuple[Node | None, Any, list[Problem]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None, []
-        duplicates = list(_duplicate_keys(root, source))
-        return root, loader.construct_document(root), duplicates
-    finally:
-        loader.dispose()
 
 
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:

@@ -143,7 +143,7 @@ def parse_file(path: Path) -> ParsedFile:
 def parse_text(text: str, source: str) -> ParsedFile:
     """Parse YAML text safely and validate it as a runbook, collecting every problem found."""
     try:
-        root, data, duplicates = _compose_and_construct(text, source)
+        root, data, duplicates = compose_and_construct(text, source)
     except yaml.YAMLError as exc:
         return _yaml_failure(exc, text, source)
     if root is None or data is None:
@@ -155,7 +155,7 @@ def parse_text(text: str, source: str) -> ParsedFile:
     return _validate(data, root, source, duplicates)
 
 
-def _compose_and_construct(text: str, source: str) -> tuple[Node | None, Any, list[Problem]]:
+def compose_and_construct(text: str, source: str) -> tuple[Node | None, Any, list[Problem]]:
     """The node tree (kept for line numbers), its duplicate keys, and the plain data (safe loader only).
 
     Duplicate keys are looked for before construction, which rewrites `<<` merge keys in place.
