@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -53,12 +54,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else ensure_utc(value)
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' encoder: pydantic-core's, about five times faster than `json.dumps` on an alert's labels
+    (alert storms write three JSON columns per alert). Compact, UTF-8 rather than `\\u` escapes."""
+    return pydantic_core.to_json(value).decode()
+
+
 def make_engine(database_url: str, *, sqlite_busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
     """Create the engine for `database_url`, configured for safe concurrent use."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url, busy_timeout_ms=sqlite_busy_timeout_ms, echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=json_text)
 
 
 def _sqlite_engine(database_url: str, *, busy_timeout_ms: int, echo: bool) -> Engine:
@@ -69,6 +76,7 @@ def _sqlite_engine(database_url: str, *, busy_timeout_ms: int, echo: bool) -> En
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        json_serializer=json_text,
         pool_size=8,
         max_overflow=8,
     )

@@ -19,7 +19,7 @@ def record_event(incident: Incident, now: datetime, actor: str, kind: str, summa
 
 def note(
     session: Session,
-    incident: Incident,
+    incident: Incident | int,
     now: datetime,
     kind: str,
     summary: str,
@@ -27,8 +27,11 @@ def note(
     actor: str = SYSTEM_ACTOR,
     **data: Any,
 ) -> None:
-    """Record by the system (or `actor`). Appends to a loaded timeline; otherwise inserts without loading it."""
-    if "timeline" in inspect(incident).unloaded:
+    """Record by the system (or `actor`). Appends to a loaded timeline; otherwise inserts without loading it
+    (an incident id alone is enough for that: callers on hot paths need not load the incident)."""
+    if isinstance(incident, int):
+        session.add(TimelineEvent(incident_id=incident, at=now, actor=actor, kind=kind, summary=summary, data=data))
+    elif "timeline" in inspect(incident).unloaded:
         session.add(TimelineEvent(incident_id=incident.id, at=now, actor=actor, kind=kind, summary=summary, data=data))
     else:
         record_event(incident, now, actor, kind, summary, **data)

@@ -132,17 +132,26 @@ def observe_probes(session: Session, *, outcomes: Sequence[Outcome], now: dateti
         service.observe_probe(session, service_id=detector.service, healthy=healthy, now=now)
 
 
+def _probe_events(fired: Sequence[RoutedEvent]) -> list[RoutedEvent]:
+    return [
+        item
+        for item in fired
+        if item.origin.startswith("detector:") and item.event.annotations.get("kind") == "http_probe"
+    ]
+
+
+def cares_about(fired: Sequence[RoutedEvent]) -> bool:
+    """Whether `on_signal_fired` has anything to do with these events (readiness probes); alert storms skip it."""
+    return any(item.origin.startswith("detector:") for item in fired) and bool(_probe_events(fired))
+
+
 def on_signal_fired(session: Session, *, incident: Incident, fired: Sequence[RoutedEvent], now: datetime) -> None:
     """Probe alerts joined or opened an incident: the release running fails, and the runbook's automation is asked.
 
     RB-001's `deploy.rollback` automation (`when: {readiness_probe_consecutive_failures: 3}`) is requested
     through the action framework: audited, once per incident until resolved, behind its circuit breaker.
     """
-    probes = [
-        item
-        for item in fired
-        if item.origin.startswith("detector:") and item.event.annotations.get("kind") == "http_probe"
-    ]
+    probes = _probe_events(fired)
     if not probes:
         return
     current = current_verdict(session, incident.service)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Row, Table, bindparam, select
+from sqlalchemy import Dialect, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -117,7 +117,11 @@ def apply(session: Session, items: Sequence[RoutedEvent], *, runbooks: RunbookRe
 
 
 def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Alert]:
-    """The stored alerts among `keys`: `origin = ? AND dedup_key IN (...)`, which the unique index answers."""
+    """The stored alerts among `keys`: `origin = ? AND dedup_key IN (...)`, which the unique index answers.
+
+    Straight to the driver: SQLAlchemy's statement building and result rows cost more than the lookup itself
+    (measured: 0.55 ms of a 32-alert batch through Core, for a query SQLite answers in tens of microseconds).
+    """
     by_origin: dict[str, list[str]] = {}
     for origin, dedup_key in keys:
         by_origin.setdefault(origin, []).append(dedup_key)
@@ -125,22 +129,21 @@ def _load(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
     if session.get_bind().dialect.name == "postgresql":
         _load_postgresql(session, by_origin, found)
         return found
-    c = _alerts.c
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
     for origin, dedup_keys in sorted(by_origin.items()):
         dedup_keys.sort()
         for start in range(0, len(dedup_keys), _KEY_CHUNK):
-            query = select(c.id, c.origin, c.dedup_key, c.status, c.incident_id, c.received_count).where(
-                c.origin == origin, c.dedup_key.in_(dedup_keys[start : start + _KEY_CHUNK])
-            )
-            for row in session.execute(query):
-                found[(row.origin, row.dedup_key)] = _from_row(row)
+            chunk = dedup_keys[start : start + _KEY_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"{_LOOKUP} WHERE origin = ? AND dedup_key IN ({marks})"
+            for row in driver.execute(sql, (origin, *chunk)).fetchall():
+                found[(row[1], row[2])] = _Alert(row[0], row[1], row[2], row[3], row[4], row[5])
     return found
 
 
-_PG_LOOKUP = (
-    "SELECT id, origin, dedup_key, status, incident_id, received_count FROM signal_alerts "
-    "WHERE origin = %s AND dedup_key = ANY(%s)"
-)
+_LOOKUP = "SELECT id, origin, dedup_key, status, incident_id, received_count FROM signal_alerts"
+_PG_LOOKUP = f"{_LOOKUP} WHERE origin = %s AND dedup_key = ANY(%s)"
 
 
 def _load_postgresql(session: Session, by_origin: dict[str, list[str]], found: dict[tuple[str, str], _Alert]) -> None:
@@ -156,10 +159,6 @@ def _load_postgresql(session: Session, by_origin: dict[str, list[str]], found: d
             cursor.execute(_PG_LOOKUP, (origin, dedup_keys), prepare=False)
             for row in cursor.fetchall():
                 found[(row[1], row[2])] = _Alert(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
-def _from_row(row: Row[Any, Any, Any, Any, Any, Any]) -> _Alert:
-    return _Alert(row.id, row.origin, row.dedup_key, row.status, row.incident_id, row.received_count)
 
 
 def _step(alert: _Alert, item: RoutedEvent, now: datetime, result: Applied) -> None:
@@ -233,18 +232,46 @@ def _attach_fired(
         decision = alert.fired.decision
         groups.setdefault((decision.service, decision.runbook_id), []).append(alert)
     for (service_id, runbook_id), members in sorted(groups.items()):
-        group, incident = _open_incident(session, service_id, runbook_id)
-        if incident is None:
-            incident = _declare(session, members, runbooks, now)
-            result.opened.append(incident.id)
-            group.incident_id = incident.id
-            _note_fired(session, incident, members, now, opened=True)
-        else:
-            _note_fired(session, incident, members, now, opened=False)
+        incident: Incident | None = None
+        incident_id = _group_incident(session, service_id, runbook_id)
+        opened = False
+        if incident_id is None:
+            group, incident = _open_incident(session, service_id, runbook_id)
+            if incident is None:
+                incident = _declare(session, members, runbooks, now)
+                result.opened.append(incident.id)
+                group.incident_id = incident.id
+                opened = True
+            incident_id = incident.id
+        _note_fired(session, incident or incident_id, members, now, opened=opened)
         for alert in members:
-            alert.incident_id = incident.id
-            alert.values["incident_id"] = incident.id
-        releases.on_signal_fired(session, incident=incident, fired=[a.fired for a in members if a.fired], now=now)
+            alert.incident_id = incident_id
+            alert.values["incident_id"] = incident_id
+        events = [a.fired for a in members if a.fired]
+        if releases.cares_about(events):
+            incident = incident or session.get_one(Incident, incident_id)
+            releases.on_signal_fired(session, incident=incident, fired=events, now=now)
+
+
+_OPEN = sorted(OPEN_STATUSES)
+_GROUP_INCIDENT = (
+    "SELECT g.incident_id FROM signal_groups g JOIN incidents i ON i.id = g.incident_id "
+    "WHERE g.service_id = ? AND g.runbook_id = ? AND i.status IN (?, ?, ?)"
+)
+assert len(_OPEN) == 3, "one placeholder per open status"
+
+
+def _group_incident(session: Session, service_id: str, runbook_id: str) -> int | None:
+    """The group's incident if it is still open: what nearly every batch of a storm joins, in one driver query.
+
+    Joining needs no lock (nothing is opened); when this finds nothing, `_open_incident` decides under the lock.
+    """
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    sql = _GROUP_INCIDENT.replace("?", "%s") if postgresql else _GROUP_INCIDENT
+    row = driver.execute(sql, (service_id, runbook_id, *(str(s) for s in _OPEN))).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _open_incident(session: Session, service_id: str, runbook_id: str) -> tuple[SignalGroup, Incident | None]:
@@ -345,7 +372,9 @@ def _summary(verb: str, alerts: list[_Alert], pick: str) -> str:
     return f"{len(alerts)} alerts {verb.lower()}, first: {item.event.summary}"
 
 
-def _note_fired(session: Session, incident: Incident, members: list[_Alert], now: datetime, *, opened: bool) -> None:
+def _note_fired(
+    session: Session, incident: Incident | int, members: list[_Alert], now: datetime, *, opened: bool
+) -> None:
     shown = members[:TIMELINE_ALERTS]
     note(
         session,
