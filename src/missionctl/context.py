@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +49,41 @@ class AppContext:
         self.engine.dispose()
 
 
+class FileWriteLock:
+    """Writers of this process queue on a thread lock, processes on an exclusive `flock` of a file beside the
+    database (`serve --workers`, CLI commands next to a running server): the kernel wakes the next writer as
+    soon as the lock is free. Writers that do not take it (other tools) still meet SQLite's busy timeout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _sqlite_write_lock(engine: Engine) -> AbstractContextManager[object]:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return threading.Lock()
+    return FileWriteLock(Path(f"{database}.writelock"))
+
+
 def _clock(settings: Settings) -> Clock:
     if settings.clock_speed == 1.0 and settings.clock_anchor is None:
         return SystemClock()
@@ -62,10 +100,9 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         runbooks=load_registry(settings.runbook_dirs),
         _writer=make_session_factory(engine),
         _reader=make_session_factory(engine, read_only=True),
-        # SQLite has one writer at a time. Queueing writers on a fair in-process lock beats SQLite's
-        # busy handler, which sleeps in growing steps and turns contention into long tail latency.
-        # Other processes on the same file still meet the busy timeout.
-        _write_lock=threading.Lock() if settings.is_sqlite else nullcontext(),
+        # SQLite has one writer at a time. Queueing writers on a lock beats SQLite's busy handler, which sleeps
+        # in growing steps and turns contention into long tail latency.
+        _write_lock=_sqlite_write_lock(engine) if settings.is_sqlite else nullcontext(),
     )
     signal.install(ctx._writer, ctx.job_signal)
     return ctx

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     routes_file: Path | None = Field(default=None, description="YAML routing rules for inbound alerts")
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(
+        default=1, ge=1, description="`serve` processes sharing the port; the first runs the engine (serve --workers)"
+    )
     public_url: str = Field(default="", description="Base URL people reach the server at (links in pages)")
     sqlite_busy_timeout_ms: int = 5000
     log_level: str = "info"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,12 @@ def run_pending(ctx: AppContext, *, actions: ActionCatalog | None = None, limit:
 
 
 _running: dict[int, ActionWorkers] = {}
+_forwards: list[Callable[[], None]] = []  # `serve --workers`: the action workers run in another process
+
+
+def forward_wakes(ring: Callable[[], None]) -> None:
+    """Also call `ring` whenever this process queues an execution (a worker without action workers)."""
+    _forwards.append(ring)
 
 
 def wake(ctx: AppContext) -> None:
@@ -165,6 +172,8 @@ def _wake_after_commit(session: Session) -> None:
     if session.info.pop(service.WAKE_KEY, False):
         for workers in list(_running.values()):
             workers.wake()
+        for ring in _forwards:
+            ring()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import event
@@ -19,8 +20,11 @@ class JobSignal:
         self._condition = threading.Condition()
         self._earliest: datetime | None = None
         self._rung = False
+        self.forward: Callable[[datetime | None], None] | None = None  # the engine runs in another worker
 
     def ring(self, earliest: datetime | None = None) -> None:
+        if self.forward is not None:
+            self.forward(earliest)
         with self._condition:
             self._rung = True
             if earliest is not None and (self._earliest is None or earliest < self._earliest):

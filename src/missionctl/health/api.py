@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
 from missionctl import migrate
 from missionctl.deps import Ctx, Viewer
+from missionctl.processes import MULTIPROC_ENV
 
 router = APIRouter(tags=["health"])
 
@@ -34,4 +37,8 @@ def readyz(ctx: Ctx) -> JSONResponse:
 @router.get("/metrics")
 def metrics(request: Request, _: Viewer) -> Response:
     """Prometheus exposition; scrape it with a viewer token (`authorization` in the scrape config)."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    registry = request.app.state.metrics.registry
+    if os.environ.get(MULTIPROC_ENV):  # `serve --workers N`: every worker's counts, whichever worker answers
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

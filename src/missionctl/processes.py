@@ -1,0 +1,244 @@
+"""`missionctl serve --workers N`: several server processes on one port, one of which runs the engine.
+
+One Python process is bound by its interpreter lock: during an alert storm, parsing HTTP and alerts on the
+event loop and writing rows on the writer thread take turns on one core. Worker processes take turns on
+all of them.
+
+- The supervisor (the `serve` command itself) migrates the database, binds the listening socket once and
+  starts the workers, which all inherit it and accept from it: a worker busy with a batch is slower to
+  accept, so new connections go to the others. If a worker dies, the rest keep accepting (connections
+  waiting in the backlog are not lost) and the supervisor starts a replacement on the same socket. No
+  `SO_REUSEPORT`: a second server started on the same port by mistake fails to bind instead of sharing it.
+- Worker 0 runs the engine, the detectors, the action workers and the analyzer schedule, exactly as a
+  single `serve` does. The other workers serve HTTP only. When one of them commits a transaction that
+  queued engine jobs (a page to send, an incident opened by an alert) or an action, it rings a doorbell: a
+  datagram on a local socket pair that worker 0 listens on, so the page goes out at once rather than at
+  the engine's next poll.
+- On SQLite, every process queues for the database's one writer on a file lock (see `context.py`), which
+  wakes the next writer the moment the lock is free; SQLite's own busy handler sleeps in growing steps.
+- `/metrics` aggregates every worker (prometheus-client's multiprocess mode, in a directory the supervisor
+  creates and removes). Per-key ingest rate limits apply per worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client reads it when it is first imported
+BACKLOG = 2048  # uvicorn's default
+RESTART_DELAY = 1.0  # seconds before a dead worker is replaced
+MAX_RESTARTS = 5  # within RESTART_WINDOW: a worker that keeps dying stops the server rather than spinning
+RESTART_WINDOW = 60.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process is told on its command line: its index and the descriptors it inherits."""
+
+    index: int
+    listen_fd: int
+    doorbell_fd: int
+
+    def render(self) -> str:
+        return f"{self.index}:{self.listen_fd}:{self.doorbell_fd}"
+
+    @classmethod
+    def parse(cls, text: str) -> WorkerSpec:
+        try:
+            index, listen_fd, doorbell_fd = (int(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"--worker-spec must be INDEX:LISTEN_FD:DOORBELL_FD, got {text!r}") from None
+        return cls(index, listen_fd, doorbell_fd)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The listening TCP socket every worker inherits (bound as uvicorn binds its own: `SO_REUSEADDR`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The doorbell between workers
+# ---------------------------------------------------------------------------------------------------------------------
+
+_JOBS = b"J"
+_ACTIONS = b"A"
+
+
+class Doorbell:
+    """One end of a datagram socket pair: the other workers ring, worker 0 answers."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def ring_jobs(self, earliest: datetime | None) -> None:
+        self._send(_JOBS + (earliest.isoformat().encode() if earliest is not None else b""))
+
+    def ring_actions(self) -> None:
+        self._send(_ACTIONS)
+
+    def _send(self, message: bytes) -> None:
+        # Never blocks a committing request: if worker 0 is behind (or restarting), the buffer is full and the
+        # engine's own poll finds the work a moment later.
+        with contextlib.suppress(BlockingIOError, InterruptedError, ConnectionRefusedError):
+            self.sock.send(message, socket.MSG_DONTWAIT)
+
+    def answer(self, on_jobs: Callable[[datetime | None], None], on_actions: Callable[[], None]) -> threading.Thread:
+        """Worker 0: a daemon thread that turns rings into local wake-ups, for as long as the process lives."""
+
+        def loop() -> None:
+            while True:
+                try:
+                    message = self.sock.recv(256)
+                except OSError:
+                    log.exception("doorbell closed; other workers' pages now wait for the engine's poll")
+                    return
+                if message.startswith(_JOBS):
+                    text = message[len(_JOBS) :].decode()
+                    on_jobs(datetime.fromisoformat(text) if text else None)
+                elif message == _ACTIONS:
+                    on_actions()
+
+        thread = threading.Thread(target=loop, name="doorbell", daemon=True)
+        thread.start()
+        return thread
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The supervisor
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: subprocess.Popen[bytes]
+
+
+class Supervisor:
+    """Starts `count` workers on `host:port`, replaces any that die, and stops them all on SIGINT or SIGTERM."""
+
+    def __init__(self, *, count: int, host: str, port: int, worker_argv: Callable[[WorkerSpec], list[str]]) -> None:
+        if count < 2:
+            raise ValueError("a supervisor runs two or more workers")
+        self.count = count
+        self.host = host
+        self.port = port
+        self._worker_argv = worker_argv
+        self._stopping = threading.Event()
+        self._workers: dict[int, _Worker] = {}
+        self._restarts: list[float] = []
+        # Worker 0 listens on `_bell_in`; every other worker rings `_bell_out`. The supervisor keeps both, so a
+        # replaced worker 0 answers the same bell.
+        self._bell_in, self._bell_out = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for end in (self._bell_in, self._bell_out):
+            end.set_inheritable(True)
+        self._listener: socket.socket | None = None
+        self.metrics_dir = tempfile.mkdtemp(prefix="missionctl-metrics-")
+
+    def run(self) -> int:
+        """Run until asked to stop (or a worker keeps dying); returns the exit code for the command."""
+        previous = {sig: signal.signal(sig, self._ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            self._listener = listen_socket(self.host, self.port)
+            for index in range(self.count):
+                self._start(index)
+            while not self._stopping.is_set():
+                code = self._reap()
+                if code:
+                    break
+                self._stopping.wait(0.2)
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for sock in (self._listener, self._bell_in, self._bell_out):
+                if sock is not None:
+                    sock.close()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        return code
+
+    def _ask_stop(self, _signum: int, _frame: FrameType | None) -> None:
+        self._stopping.set()
+
+    def _start(self, index: int) -> None:
+        assert self._listener is not None
+        bell = self._bell_in if index == 0 else self._bell_out
+        spec = WorkerSpec(index, self._listener.fileno(), bell.fileno())
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            self._worker_argv(spec),
+            pass_fds=(self._listener.fileno(), bell.fileno()),
+            env=os.environ | {MULTIPROC_ENV: self.metrics_dir},
+        )
+        self._workers[index] = _Worker(index, process)
+        log.info("worker %d started (pid %d)", index, process.pid)
+
+    def _reap(self) -> int:
+        for worker in list(self._workers.values()):
+            code = worker.process.poll()
+            if code is None or self._stopping.is_set():
+                continue
+            now = time.monotonic()
+            self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW] + [now]
+            if len(self._restarts) > MAX_RESTARTS:
+                log.error("workers exited %d times within %.0f s; stopping", len(self._restarts), RESTART_WINDOW)
+                return 1
+            log.error("worker %d (pid %d) exited with %s; starting a new one", worker.index, worker.process.pid, code)
+            time.sleep(RESTART_DELAY)
+            self._start(worker.index)
+        return 0
+
+    def _stop_all(self) -> None:
+        for worker in self._workers.values():
+            if worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for worker in self._workers.values():
+            try:
+                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("worker %d did not stop within %.0f s; killing it", worker.index, STOP_TIMEOUT)
+                worker.process.kill()
+                worker.process.wait()
+
+
+def worker_argv(spec: WorkerSpec, *, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "missionctl",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--worker-spec",
+        spec.render(),
+    ]
