@@ -483,15 +483,21 @@ def bench_alertmanager(
 
 
 def bench_missionctl(
-    kind: str, opts: WrkOptions, hooks: WebhookReceiver, samples: int, tmp: Path
+    kind: str, workers: int, opts: WrkOptions, hooks: WebhookReceiver, samples: int, tmp: Path
 ) -> tuple[list[WrkResult], list[LatencyResult]]:
     from tests.support.missionctl_server import MissionControlServer
 
-    target = f"missionctl {kind}"
+    target = f"missionctl {kind}" + (f" x{workers}" if workers > 1 else "")
     services = 2 * (samples + WARMUP_SAMPLES)  # a fresh service (so a fresh incident) per sample, idle and loaded
     with (
         database(kind) as url,
-        MissionControlServer(url, catalog=mc_catalog(hooks, services), env=mc_env(), directory=tmp / kind) as mc,
+        MissionControlServer(
+            url,
+            catalog=mc_catalog(hooks, services),
+            env=mc_env(),
+            directory=tmp / f"{kind}-{workers}",
+            extra_args=("--workers", str(workers)),
+        ) as mc,
     ):
         bulk_key = mc.create_integration("alertmanager", BULK)
         keys = [mc.create_integration("alertmanager", f"lat-{i:03d}") for i in range(services)]
@@ -566,6 +572,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50, help="page-latency samples per condition")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (one keeps its CPU share small)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (concurrent senders)")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="comma-separated `serve --workers` counts to measure (default 1,2: one process, and one per core)",
+    )
     args = parser.parse_args()
 
     from tests.support.receivers import WebhookReceiver
@@ -585,9 +597,10 @@ def main() -> None:
         throughput_results += loads
         latency_results += latencies
         for kind in kinds:
-            loads, latencies = bench_missionctl(kind, opts, hooks, args.samples, Path(tmp))
-            throughput_results += loads
-            latency_results += latencies
+            for workers in args.workers:
+                loads, latencies = bench_missionctl(kind, workers, opts, hooks, args.samples, Path(tmp))
+                throughput_results += loads
+                latency_results += latencies
         bad = [r for r in hooks.requests if r.path == "/p0" and not r.signature_valid]
     print_throughput(opts, throughput_results)
     print_targets(throughput_results)

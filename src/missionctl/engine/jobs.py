@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from missionctl.engine.models import Job
 
 WAKE_CHANNEL = "missionctl_jobs"
+_JOBS = cast(Table, Job.__table__)
 
 
 class LostLease(Exception):
@@ -57,7 +58,9 @@ def write_pending(session: Session) -> None:
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Job).on_conflict_do_nothing(index_elements=["dedup_key"])
+    # The table, not the mapped class: the ORM's bulk-insert bookkeeping cost more than the insert (these rows
+    # are never loaded as objects in this transaction).
+    statement = insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"])
     session.execute(statement, list(pending.values()))
     if dialect == "postgresql":
         # Delivered to listening engines only if and when this transaction commits.
