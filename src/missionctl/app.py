@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: AppCo
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ingest.keys.start_warming()  # a known key never waits for the database
         yield
         ingest.close()
 

@@ -42,6 +42,11 @@ def enqueue(
         key,
         {"kind": kind, "run_at": run_at, "payload": payload, "dedup_key": dedup_key, "attempts": 0, "created_at": now},
     )
+    note_due(session, run_at)
+
+
+def note_due(session: Session, run_at: datetime) -> None:
+    """Wake this process's engine when the transaction commits, if `run_at` is sooner than it would look."""
     earliest = session.info.get(EARLIEST_KEY)
     if earliest is None or run_at < earliest:
         session.info[EARLIEST_KEY] = run_at

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.context import AppContext
 from missionctl.engine import delivery
-from missionctl.engine.jobs import LostLease
+from missionctl.engine.jobs import LostLease, note_due
 from missionctl.engine.models import Job
 from missionctl.engine.signal import JobSignal
 from missionctl.escalation.service import HANDLERS
@@ -86,6 +86,8 @@ class Engine:
         self.signal: JobSignal = ctx.job_signal
         self._pool = ThreadPoolExecutor(self.config.delivery_workers, thread_name_prefix="missionctl-deliver")
         self._inflight: set[Future[None]] = set()
+        self._capacity_bound = False  # the last pass claimed as many deliveries as it had room for
+        self._internal_full = False  # the last pass took a full batch of internal jobs
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -106,6 +108,7 @@ class Engine:
         busy = self._last_internal >= self._batch and self._passes % DELIVERY_CHECK_EVERY
         capacity = self.config.delivery_workers * 2 - len(self._inflight)
         outgoing = self._claim(now, deliveries=True, limit=capacity) if capacity > 0 and not busy else []
+        self._capacity_bound = capacity <= 0 or len(outgoing) >= capacity
         for job in outgoing:
             self._submit(job)
         internal = self._last_internal = self._run_internal(now)
@@ -190,6 +193,7 @@ class Engine:
             .where(Job.id == job.id, Job.locked_by == self.me, Job.locked_until == job.lease_until)
             .values(**values)
         )
+        note_due(session, run_at)  # the loop may be asleep until later than this
 
     def backoff(self, attempts: int, retry_after: float | None = None, *, pressure: bool = False) -> float:
         return next_delay(attempts, retry_after=retry_after, rng=self.rng, pressure=pressure)
@@ -212,6 +216,7 @@ class Engine:
             log.info("batch of %d jobs failed (%s); running them one by one", len(taken), exc)
             for job in taken:
                 self._run_alone(job, now)
+        self._internal_full = len(taken) >= self._batch
         self._adapt(len(taken), time.perf_counter() - started)
         return len(taken)
 
@@ -280,7 +285,10 @@ class Engine:
             self._inflight.discard(future)
         if (exc := future.exception()) is not None:
             log.error("delivery crashed: %s", exc)
-        self.signal.ring()  # capacity freed: a waiting loop may claim more
+        if self._capacity_bound:
+            self.signal.ring()  # capacity freed: the loop left due deliveries unclaimed
+        # Otherwise no pass is needed: a pass that finds nothing still takes the write lock twice, and on an idle
+        # server that is what the next alert's declaration waited behind. Retries wake the loop themselves.
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -288,13 +296,15 @@ class Engine:
         """Run until `stop()`: work while there is work, then sleep until the next due job or a wake-up."""
         while not self._stop.is_set():
             try:
-                claimed = self.run_due()
+                self.run_due()
             except Exception:
                 log.exception("engine pass failed; retrying shortly")
                 self._stop.wait(self.config.poll_seconds)
                 continue
-            if claimed:
-                continue
+            if self._capacity_bound or self._internal_full:
+                continue  # a limit was hit: more may be due now
+            # Otherwise this pass took everything due. Work it queued rings the signal on commit, so waiting is
+            # safe; another pass at once would only compete with the deliveries just started.
             self.signal.wait(self._seconds_until_next_due())
 
     def _seconds_until_next_due(self) -> float:
