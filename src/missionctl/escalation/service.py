@@ -67,8 +67,8 @@ def start(session: Session, *, incident: Incident, now: datetime) -> None:
         started_at=now,
         updated_at=now,
     )
-    session.add(state)
     _page_position(session, incident, state, Position(0, 0), now, reason="Incident declared")
+    session.add(state)  # after paging: one INSERT at commit, not an early flush for it and an UPDATE later
 
 
 def _set_clocks(session: Session, incident: Incident, now: datetime) -> None:

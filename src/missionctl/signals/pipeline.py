@@ -241,6 +241,7 @@ def _attach_fired(
                 incident = _declare(session, members, runbooks, now)
                 result.opened.append(incident.id)
                 group.incident_id = incident.id
+                session.add(group)
                 opened = True
             incident_id = incident.id
         _note_fired(session, incident or incident_id, members, now, opened=opened)
@@ -290,6 +291,7 @@ def _open_incident(session: Session, service_id: str, runbook_id: str) -> tuple[
     incident = session.scalars(query.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(1)).first()
     if incident is not None:
         group.incident_id = incident.id
+        session.add(group)
     return group, incident
 
 
@@ -306,9 +308,8 @@ def _lock_group(session: Session, service_id: str, runbook_id: str) -> SignalGro
             .with_for_update()
         ).one()
     group = session.get(SignalGroup, (service_id, runbook_id))  # SQLite: the whole batch holds the write lock
-    if group is None:
+    if group is None:  # added once its incident is known: one INSERT at commit, not an INSERT and an UPDATE
         group = SignalGroup(service_id=service_id, runbook_id=runbook_id, incident_id=None)
-        session.add(group)
     return group
 
 
