@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from missionctl.context import AppContext, build_context
+from missionctl.engine.models import Job
+from missionctl.engine.runner import Claimed
 from missionctl.engine.runtime import start_engine
 from missionctl.incidents import service as incidents
+from missionctl.notifications.models import Notification
+from missionctl.notifications.service import DELIVER
 from missionctl.settings import Settings
 from tests.engine.conftest import CATALOG, SECRET, load_catalog
 from tests.support.receivers import WebhookReceiver
@@ -72,3 +78,38 @@ def test_postgresql_notify_wakes_an_engine_in_another_context(
         running.stop()
         api_ctx.dispose()
         engine_ctx.dispose()
+
+
+def test_a_page_queued_next_to_a_running_engine_is_handed_to_it_without_a_claim(
+    settings: Settings, live_hooks: WebhookReceiver, tmp_path: Path
+) -> None:
+    ctx = build_context(_settings(settings, engine_poll_seconds=60.0))
+    load_catalog(ctx, CATALOG.format(hooks=live_hooks.base_url), tmp_path)
+    running = start_engine(ctx, worker_id="handoff")
+    engine = running.engine
+    claimed_by_a_pass: list[int] = []
+    claim = engine._claim
+
+    def recording_claim(now: datetime, *, deliveries: bool, limit: int) -> list[Claimed]:
+        taken = claim(now, deliveries=deliveries, limit=limit)
+        claimed_by_a_pass.extend(job.id for job in taken if deliveries)
+        return taken
+
+    engine._claim = recording_claim  # type: ignore[method-assign]
+    try:
+        incident_id = _declare(ctx)
+        [page] = live_hooks.wait_for(1, timeout=10)
+        assert page.json()["incident"]["id"] == incident_id
+        engine.drain()
+        with ctx.read() as session:
+            queued = session.scalars(select(Notification).where(Notification.incident_id == incident_id)).all()
+            jobs = session.scalars(select(Job).where(Job.kind == DELIVER)).all()
+        [sent] = [n for n in queued if n.channel == "webhook"]
+        assert (sent.status, sent.attempts) == ("sent", 1)
+        # Its job is gone: finished under the lease it was written with (later rules' jobs wait, unleased).
+        assert [job.payload["notification_id"] for job in jobs if job.payload["notification_id"] == sent.id] == []
+        assert all(job.locked_by is None for job in jobs)
+        assert claimed_by_a_pass == []  # no pass claimed it: the committing transaction handed it over
+    finally:
+        running.stop()
+        ctx.dispose()

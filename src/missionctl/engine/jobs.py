@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, cast
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +25,30 @@ class LostLease(Exception):
 # and the jobs waiting to be written when it commits.
 EARLIEST_KEY = "missionctl.earliest_job"
 PENDING_KEY = "missionctl.pending_jobs"
+LEASED_KEY = "missionctl.leased_jobs"  # written already leased to this process's engine: handed over on commit
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A job written already held by this process's engine, to be handed to it when the transaction commits."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    lease_until: datetime
+
+
+class Handoff(Protocol):
+    """An engine running in this process that takes due jobs of `kinds` straight from the committing
+    transaction, instead of finding them on its next pass (a page leaves without waiting for a claim)."""
+
+    me: str
+    kinds: frozenset[str]
+
+    @property
+    def lease_seconds(self) -> float: ...
+
+    def take(self, leased: list[Leased]) -> None: ...
 
 
 def enqueue(
@@ -42,7 +67,6 @@ def enqueue(
         key,
         {"kind": kind, "run_at": run_at, "payload": payload, "dedup_key": dedup_key, "attempts": 0, "created_at": now},
     )
-    note_due(session, run_at)
 
 
 def note_due(session: Session, run_at: datetime) -> None:
@@ -52,21 +76,47 @@ def note_due(session: Session, run_at: datetime) -> None:
         session.info[EARLIEST_KEY] = run_at
 
 
-def write_pending(session: Session) -> None:
+def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
     """Write every job enqueued in this transaction in one statement (called just before commit).
 
     A declaration queues half a dozen timers; one multi-row insert instead of one round trip each is
-    most of the difference on PostgreSQL.
+    most of the difference on PostgreSQL. With a `handoff`, jobs of its kinds that are due at once (a
+    page) are written already leased to it and handed over after the commit (see `engine/signal.py`);
+    if this process dies first, the lease runs out and any engine takes them as usual.
     """
     pending = session.info.pop(PENDING_KEY, None)
     if not pending:
         return
+    rows: list[dict[str, Any]] = list(pending.values())
+    direct: list[dict[str, Any]] = []
+    if handoff is not None:
+        direct = [r for r in rows if r["kind"] in handoff.kinds and r["run_at"] <= r["created_at"]]
+        rows = [r for r in rows if not (r["kind"] in handoff.kinds and r["run_at"] <= r["created_at"])]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # The table, not the mapped class: the ORM's bulk-insert bookkeeping cost more than the insert (these rows
-    # are never loaded as objects in this transaction).
-    statement = insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"])
-    session.execute(statement, list(pending.values()))
-    if dialect == "postgresql":
+    if rows:
+        # The table, not the mapped class: the ORM's bulk-insert bookkeeping cost more than the insert (these
+        # rows are never loaded as objects in this transaction).
+        session.execute(insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
+        note_due(session, min(r["run_at"] for r in rows))
+    if handoff is not None and direct:
+        session.info[LEASED_KEY] = _write_leased(session, insert, direct, handoff)
+    if rows and dialect == "postgresql":
         # Delivered to listening engines only if and when this transaction commits.
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+
+
+def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], handoff: Handoff) -> list[Leased]:
+    leased = []
+    for row in rows:
+        until = row["created_at"] + timedelta(seconds=handoff.lease_seconds)
+        statement = (
+            insert(_JOBS)
+            .values({**row, "locked_by": handoff.me, "locked_until": until, "attempts": 1})
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(_JOBS.c.id)
+        )
+        job_id = session.execute(statement).scalar()
+        if job_id is not None:  # None: a job with its dedup key exists already (it runs as that one)
+            leased.append(Leased(job_id, row["kind"], row["payload"], until))
+    return leased

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.context import AppContext
 from missionctl.engine import delivery
-from missionctl.engine.jobs import LostLease, note_due
+from missionctl.engine.jobs import Leased, LostLease, note_due
 from missionctl.engine.models import Job
 from missionctl.engine.signal import JobSignal
 from missionctl.escalation.service import HANDLERS
@@ -318,9 +318,27 @@ class Engine:
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.serve_forever, name=f"missionctl-engine-{self.me}", daemon=True)
         self._thread.start()
+        self.signal.handoff = self  # pages this process queues come straight to the delivery pool
         return self._thread
 
+    # -- the handoff (jobs.Handoff): due pages from this process's transactions, already leased to us
+
+    kinds = frozenset({DELIVER})
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.config.lease_seconds
+
+    def take(self, leased: list[Leased]) -> None:
+        for job in leased:
+            try:
+                self._submit(Claimed(job.id, job.kind, job.payload, 1, job.lease_until))
+            except RuntimeError:  # stopping: the pool takes no more; the lease runs out and an engine claims it
+                log.info("engine stopping: job %s waits for its lease to run out", job.id)
+
     def stop(self, timeout: float = 10.0) -> None:
+        if self.signal.handoff is self:
+            self.signal.handoff = None
         self._stop.set()
         self.signal.ring()
         if self._thread is not None:

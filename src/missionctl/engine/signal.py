@@ -21,6 +21,7 @@ class JobSignal:
         self._earliest: datetime | None = None
         self._rung = False
         self.forward: Callable[[datetime | None], None] | None = None  # the engine runs in another worker
+        self.handoff: jobs.Handoff | None = None  # the engine runs in this process and takes due pages directly
 
     def ring(self, earliest: datetime | None = None) -> None:
         if self.forward is not None:
@@ -41,14 +42,19 @@ class JobSignal:
 
 
 def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
-    """Write a transaction's enqueued jobs just before it commits, and ring `signal` once it has."""
+    """Write a transaction's enqueued jobs just before it commits, and ring `signal` once it has (handing
+    jobs written already leased to this process's engine straight to it)."""
 
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
-        jobs.write_pending(session)
+        jobs.write_pending(session, handoff=signal.handoff)
 
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
+        leased = session.info.pop(jobs.LEASED_KEY, None)
+        handoff = signal.handoff
+        if leased and handoff is not None:
+            handoff.take(leased)
         earliest = session.info.pop(EARLIEST_KEY, None)
         if earliest is not None:
             signal.ring(earliest)
@@ -57,3 +63,4 @@ def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
     def _after_rollback(session: Session) -> None:
         session.info.pop(EARLIEST_KEY, None)
         session.info.pop(jobs.PENDING_KEY, None)
+        session.info.pop(jobs.LEASED_KEY, None)
