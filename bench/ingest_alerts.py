@@ -1,6 +1,6 @@
 """Figures: alert ingestion rate and alert → first page latency, next to a real Alertmanager on this machine.
 
-    python bench/ingest_alerts.py [--db sqlite|postgresql|both] [--seconds 5] [--samples 50]
+    python bench/ingest_alerts.py [--db sqlite|postgresql|both] [--seconds 5] [--samples 200] [--workers 1,2]
 
 1. Throughput (wrk, `-t THREADS -c CONNECTIONS`, one bounded run of `--seconds` per load; a Lua script
    builds every request, so each carries label sets no earlier request had):
@@ -569,7 +569,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk load (bounded)")
-    parser.add_argument("--samples", type=int, default=50, help="page-latency samples per condition")
+    parser.add_argument("--samples", type=int, default=200, help="page-latency samples per condition")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (one keeps its CPU share small)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (concurrent senders)")
     parser.add_argument(
