@@ -85,11 +85,13 @@ def serve(
     if worker_spec is not None:
         _serve_worker(settings, processes.WorkerSpec.parse(worker_spec), run_engine=run_engine)
         return
+    count = workers or settings.workers
+    if count > 1 and not run_engine:
+        raise MissionControlError("--no-engine runs a single process: drop --workers", code="invalid_option")
     ctx = _context(settings)
     _prepare_database(ctx)
     _bootstrap_admin(ctx)
     bootstrap_console_admin(ctx)
-    count = workers or settings.workers
     out.print(
         f"Mission Control {__version__} on [bold]{settings.base_url}[/] "
         f"(database: {ctx.engine.url.render_as_string(hide_password=True)}, "
@@ -97,8 +99,6 @@ def serve(
     )
     if count > 1:
         ctx.dispose()  # the supervisor only watches; its workers open their own connections
-        if not run_engine:
-            raise MissionControlError("--no-engine runs a single process: drop --workers", code="invalid_option")
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         supervisor = processes.Supervisor(
             count=count,

@@ -47,6 +47,8 @@ class AppContext:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_lock, FileWriteLock):
+            self._write_lock.close()
 
 
 class FileWriteLock:
@@ -75,6 +77,12 @@ class FileWriteLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _sqlite_write_lock(engine: Engine) -> AbstractContextManager[object]:

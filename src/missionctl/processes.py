@@ -120,14 +120,21 @@ class Doorbell:
                     log.exception("doorbell closed; other workers' pages now wait for the engine's poll")
                     return
                 if message.startswith(_JOBS):
-                    text = message[len(_JOBS) :].decode()
-                    on_jobs(datetime.fromisoformat(text) if text else None)
+                    on_jobs(_earliest(message[len(_JOBS) :]))
                 elif message == _ACTIONS:
                     on_actions()
 
         thread = threading.Thread(target=loop, name="doorbell", daemon=True)
         thread.start()
         return thread
+
+
+def _earliest(text: bytes) -> datetime | None:
+    """The due time a ring carries; anything unreadable still rings (the engine looks for itself)."""
+    try:
+        return datetime.fromisoformat(text.decode()) if text else None
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
