@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from missionctl.context import AppContext, build_context
+from missionctl.engine.jobs import Claimed
 from missionctl.engine.models import Job
-from missionctl.engine.runner import Claimed
 from missionctl.engine.runtime import start_engine
 from missionctl.incidents import service as incidents
 from missionctl.notifications.models import Notification

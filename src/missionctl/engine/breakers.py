@@ -21,7 +21,8 @@ from missionctl.notifications.channels import ChannelKind, Destination
 from missionctl.settings import Settings
 
 if TYPE_CHECKING:
-    from missionctl.engine.runner import Claimed, Engine
+    from missionctl.engine.jobs import Claimed
+    from missionctl.engine.runner import Engine
 
 POSTPONE_JITTER_SECONDS = 1.0  # spread the deliveries that wake at the end of a cool-down
 OPEN_NOTE = "delivery_breaker_open"

@@ -30,7 +30,8 @@ from missionctl.notifications.models import Notification, NotificationStatus, Pu
 from missionctl.notifications.throttle import DestinationThrottle
 
 if TYPE_CHECKING:
-    from missionctl.engine.runner import Claimed, Engine
+    from missionctl.engine.jobs import Claimed
+    from missionctl.engine.runner import Engine
 
 FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED_PERM, NotificationStatus.CANCELLED}
 GIVE_UP_AFTER = timedelta(hours=6)

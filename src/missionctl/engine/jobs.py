@@ -29,13 +29,15 @@ LEASED_KEY = "missionctl.leased_jobs"  # written already leased to this process'
 
 
 @dataclass(frozen=True)
-class Leased:
-    """A job written already held by this process's engine, to be handed to it when the transaction commits."""
+class Claimed:
+    """A job an engine holds: taken by a pass, or written already leased to it (see `write_pending`)."""
 
     id: int
     kind: str
     payload: dict[str, Any]
+    attempts: int
     lease_until: datetime
+    dedup_key: str | None = None
 
 
 class Handoff(Protocol):
@@ -48,7 +50,7 @@ class Handoff(Protocol):
     @property
     def lease_seconds(self) -> float: ...
 
-    def take(self, leased: list[Leased]) -> None: ...
+    def take(self, leased: list[Claimed]) -> None: ...
 
 
 def enqueue(
@@ -106,7 +108,7 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
 
-def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], handoff: Handoff) -> list[Leased]:
+def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], handoff: Handoff) -> list[Claimed]:
     leased = []
     for row in rows:
         until = row["created_at"] + timedelta(seconds=handoff.lease_seconds)
@@ -118,5 +120,5 @@ def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], han
         )
         job_id = session.execute(statement).scalar()
         if job_id is not None:  # None: a job with its dedup key exists already (it runs as that one)
-            leased.append(Leased(job_id, row["kind"], row["payload"], until))
+            leased.append(Claimed(job_id, row["kind"], row["payload"], 1, until, row["dedup_key"]))
     return leased

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.context import AppContext
 from missionctl.engine import delivery
-from missionctl.engine.jobs import Leased, LostLease, note_due
+from missionctl.engine.jobs import Claimed, LostLease, note_due
 from missionctl.engine.models import Job
 from missionctl.engine.signal import JobSignal
 from missionctl.escalation.service import HANDLERS
@@ -45,16 +45,6 @@ MIN_BATCH = 25
 BATCH_FAST = 0.1  # seconds: a batch this quick may double
 BATCH_SLOW = 0.4  # seconds: a batch this slow halves
 DELIVERY_CHECK_EVERY = 4
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    lease_until: datetime
-    dedup_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,10 +319,10 @@ class Engine:
     def lease_seconds(self) -> float:
         return self.config.lease_seconds
 
-    def take(self, leased: list[Leased]) -> None:
+    def take(self, leased: list[Claimed]) -> None:
         for job in leased:
             try:
-                self._submit(Claimed(job.id, job.kind, job.payload, 1, job.lease_until))
+                self._submit(job)
             except RuntimeError:  # stopping: the pool takes no more; the lease runs out and an engine claims it
                 log.info("engine stopping: job %s waits for its lease to run out", job.id)
 
