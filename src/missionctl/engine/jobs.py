@@ -89,11 +89,11 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
     pending = session.info.pop(PENDING_KEY, None)
     if not pending:
         return
-    rows: list[dict[str, Any]] = list(pending.values())
+    rows: list[dict[str, Any]] = []
     direct: list[dict[str, Any]] = []
-    if handoff is not None:
-        direct = [r for r in rows if r["kind"] in handoff.kinds and r["run_at"] <= r["created_at"]]
-        rows = [r for r in rows if not (r["kind"] in handoff.kinds and r["run_at"] <= r["created_at"])]
+    for row in pending.values():
+        handed = handoff is not None and row["kind"] in handoff.kinds and row["run_at"] <= row["created_at"]
+        (direct if handed else rows).append(row)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     if rows:

@@ -142,7 +142,7 @@ def _probe_events(fired: Sequence[RoutedEvent]) -> list[RoutedEvent]:
 
 def cares_about(fired: Sequence[RoutedEvent]) -> bool:
     """Whether `on_signal_fired` has anything to do with these events (readiness probes); alert storms skip it."""
-    return any(item.origin.startswith("detector:") for item in fired) and bool(_probe_events(fired))
+    return bool(_probe_events(fired))
 
 
 def on_signal_fired(session: Session, *, incident: Incident, fired: Sequence[RoutedEvent], now: datetime) -> None:
