@@ -16,7 +16,7 @@ from missionctl.engine.models import Job
 from missionctl.engine.runtime import start_engine
 from missionctl.incidents import service as incidents
 from missionctl.notifications.models import Notification
-from missionctl.notifications.service import DELIVER
+from missionctl.notifications.service import DELIVER, Snapshot
 from missionctl.settings import Settings
 from tests.engine.conftest import CATALOG, SECRET, load_catalog
 from tests.support.receivers import WebhookReceiver
@@ -95,6 +95,12 @@ def test_a_page_queued_next_to_a_running_engine_is_handed_to_it_without_a_claim(
         claimed_by_a_pass.extend(job.id for job in taken if deliveries)
         return taken
 
+    handed: list[Claimed] = []
+    take = engine.take
+    engine.take = lambda leased: (handed.extend(leased), take(leased))[1]  # type: ignore[method-assign]
+    read_back: list[int] = []
+    read = engine.deliveries._read
+    engine.deliveries._read = lambda notification_id: (read_back.append(notification_id), read(notification_id))[1]  # type: ignore[method-assign]
     engine._claim = recording_claim  # type: ignore[method-assign]
     try:
         incident_id = _declare(ctx)
@@ -110,6 +116,12 @@ def test_a_page_queued_next_to_a_running_engine_is_handed_to_it_without_a_claim(
         assert [job.payload["notification_id"] for job in jobs if job.payload["notification_id"] == sent.id] == []
         assert all(job.locked_by is None for job in jobs)
         assert claimed_by_a_pass == []  # no pass claimed it: the committing transaction handed it over
+        # ...with the row as it committed, so delivery sent it without reading it back.
+        [job] = handed
+        assert isinstance(job.carried, Snapshot)
+        assert (job.carried.id, job.carried.address, job.carried.body) == (sent.id, sent.address, sent.body)
+        assert job.carried.status == "pending" and not job.carried.cancelled_by_ack
+        assert read_back == []
     finally:
         running.stop()
         ctx.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from missionctl.notifications.channels import (
 )
 from missionctl.notifications.deadletters import strip_replay
 from missionctl.notifications.models import Notification, NotificationStatus, Purpose
+from missionctl.notifications.service import Snapshot
 from missionctl.notifications.throttle import DestinationThrottle
 
 if TYPE_CHECKING:
@@ -35,23 +35,6 @@ if TYPE_CHECKING:
 
 FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED_PERM, NotificationStatus.CANCELLED}
 GIVE_UP_AFTER = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What delivery needs from the row, read in a short transaction before sending."""
-
-    id: int
-    status: str
-    channel: str
-    address: str
-    idempotency_key: str
-    subject: str
-    body: str
-    payload: dict[str, Any]
-    created_at: datetime
-    cancelled_by_ack: bool
-    incident_id: int | None = None
 
 
 class Deliveries:
@@ -65,7 +48,7 @@ class Deliveries:
 
     def deliver(self, job: Claimed) -> None:
         now = self.ctx.clock.now()
-        snap = self._read(int(job.payload["notification_id"]))
+        snap = job.carried if isinstance(job.carried, Snapshot) else self._read(int(job.payload["notification_id"]))
         if snap is None or snap.status in FINAL or snap.cancelled_by_ack:
             with self.ctx.write() as session:
                 if snap is not None and snap.cancelled_by_ack and snap.status not in FINAL:
@@ -104,19 +87,7 @@ class Deliveries:
             if row.unless_acknowledged and row.incident_id is not None:
                 incident = session.get(Incident, row.incident_id)
                 acked = incident is not None and incident.acknowledged_at is not None
-            return Snapshot(
-                row.id,
-                row.status,
-                row.channel,
-                row.address,
-                row.idempotency_key,
-                row.subject,
-                row.body,
-                dict(row.payload),
-                row.created_at,
-                acked,
-                row.incident_id,
-            )
+            return Snapshot.of(row, acknowledged=acked)
 
     def _message(self, snap: Snapshot) -> Message:
         (payload, key), text = strip_replay(dict(snap.payload), snap.idempotency_key), snap.body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -26,6 +27,7 @@ class LostLease(Exception):
 EARLIEST_KEY = "missionctl.earliest_job"
 PENDING_KEY = "missionctl.pending_jobs"
 LEASED_KEY = "missionctl.leased_jobs"  # written already leased to this process's engine: handed over on commit
+_CARRIED = "carried"  # a pending row's in-memory passenger (see `enqueue`); never a column
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class Claimed:
     attempts: int
     lease_until: datetime
     dedup_key: str | None = None
+    # Handed over from the committing transaction: what the enqueuer knew of the job's subject as it committed
+    # (the outbox passes the notification it wrote), so the handler need not read back what it just committed.
+    carried: Any = None
 
 
 class Handoff(Protocol):
@@ -61,14 +66,19 @@ def enqueue(
     payload: dict[str, Any],
     dedup_key: str | None = None,
     now: datetime,
+    carry: Callable[[], Any] | None = None,
 ) -> None:
-    """Add a job to run at `run_at` when the caller's transaction commits; a known `dedup_key` is a no-op."""
+    """Add a job to run at `run_at` when the caller's transaction commits; a known `dedup_key` is a no-op.
+
+    `carry` is never stored: if the job is handed over on commit it is called just before the commit (after
+    the transaction's last change) and its result reaches the handler as `Claimed.carried`.
+    """
     pending: dict[str | int, dict[str, Any]] = session.info.setdefault(PENDING_KEY, {})
     key: str | int = dedup_key if dedup_key is not None else len(pending)
-    pending.setdefault(
-        key,
-        {"kind": kind, "run_at": run_at, "payload": payload, "dedup_key": dedup_key, "attempts": 0, "created_at": now},
-    )
+    row = {"kind": kind, "run_at": run_at, "payload": payload, "dedup_key": dedup_key, "attempts": 0, "created_at": now}
+    if carry is not None:
+        row[_CARRIED] = carry
+    pending.setdefault(key, row)
 
 
 def note_due(session: Session, run_at: datetime) -> None:
@@ -93,6 +103,8 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
     direct: list[dict[str, Any]] = []
     for row in pending.values():
         handed = handoff is not None and row["kind"] in handoff.kinds and row["run_at"] <= row["created_at"]
+        if not handed:
+            row.pop(_CARRIED, None)
         (direct if handed else rows).append(row)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -111,6 +123,7 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
 def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], handoff: Handoff) -> list[Claimed]:
     leased = []
     for row in rows:
+        carry = row.pop(_CARRIED, None)
         until = row["created_at"] + timedelta(seconds=handoff.lease_seconds)
         statement = (
             insert(_JOBS)
@@ -120,5 +133,6 @@ def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], han
         )
         job_id = session.execute(statement).scalar()
         if job_id is not None:  # None: a job with its dedup key exists already (it runs as that one)
-            leased.append(Claimed(job_id, row["kind"], row["payload"], 1, until, row["dedup_key"]))
+            carried = carry() if carry is not None else None
+            leased.append(Claimed(job_id, row["kind"], row["payload"], 1, until, row["dedup_key"], carried))
     return leased

@@ -18,6 +18,39 @@ DELIVER = "notification.deliver"
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What delivery needs from a notification row, read in a short transaction before sending."""
+
+    id: int
+    status: str
+    channel: str
+    address: str
+    idempotency_key: str
+    subject: str
+    body: str
+    payload: dict[str, Any]
+    created_at: datetime
+    cancelled_by_ack: bool
+    incident_id: int | None = None
+
+    @classmethod
+    def of(cls, row: Notification, *, acknowledged: bool) -> Snapshot:
+        return cls(
+            row.id,
+            row.status,
+            row.channel,
+            row.address,
+            row.idempotency_key,
+            row.subject,
+            row.body,
+            dict(row.payload),
+            row.created_at,
+            acknowledged,
+            row.incident_id,
+        )
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """What to send, to whom, and why."""
 
@@ -68,6 +101,9 @@ def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: dateti
         payload={"notification_id": row.id},
         dedup_key=f"deliver:{row.id}",
         now=now,
+        # Handed to this process's engine on commit, the row as committed spares delivery reading it back; a
+        # page that only goes out while unacknowledged is read back (as a claimed job is) to see the ack.
+        carry=None if row.unless_acknowledged else lambda: Snapshot.of(row, acknowledged=False),
     )
     return row
 
