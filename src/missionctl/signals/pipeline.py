@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Dialect, Table, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from missionctl.catalog import ownership
@@ -36,7 +35,7 @@ from missionctl.releases import hooks as releases
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import Severity
 from missionctl.signals.events import SignalAction, SignalEvent
-from missionctl.signals.models import SignalAlert, SignalGroup
+from missionctl.signals.models import SignalAlert
 from missionctl.signals.routing import Decision
 
 log = logging.getLogger(__name__)
@@ -236,14 +235,13 @@ def _attach_fired(
         incident_id = _group_incident(session, service_id, runbook_id)
         opened = False
         if incident_id is None:
-            group, incident = _open_incident(session, service_id, runbook_id)
-            if incident is None:
+            incident_id = _open_incident(session, service_id, runbook_id)
+            if incident_id is None:
                 incident = _declare(session, members, runbooks, now)
-                result.opened.append(incident.id)
-                group.incident_id = incident.id
-                session.add(group)
+                incident_id = incident.id
+                result.opened.append(incident_id)
                 opened = True
-            incident_id = incident.id
+            _bind_group(session, service_id, runbook_id, incident_id)
         _note_fired(session, incident or incident_id, members, now, opened=opened)
         for alert in members:
             alert.incident_id = incident_id
@@ -254,12 +252,37 @@ def _attach_fired(
             releases.on_signal_fired(session, incident=incident, fired=events, now=now)
 
 
-_OPEN = sorted(OPEN_STATUSES)
+_OPEN = tuple(str(s) for s in sorted(OPEN_STATUSES))
+assert len(_OPEN) == 3, "one placeholder per open status"
+# Straight to the driver (placeholders `?`, `%s` on PostgreSQL): these run once per group per batch, and building
+# and compiling SQLAlchemy statements for them cost several times the queries themselves.
 _GROUP_INCIDENT = (
     "SELECT g.incident_id FROM signal_groups g JOIN incidents i ON i.id = g.incident_id "
     "WHERE g.service_id = ? AND g.runbook_id = ? AND i.status IN (?, ?, ?)"
 )
-assert len(_OPEN) == 3, "one placeholder per open status"
+_OPEN_INCIDENT = (
+    "SELECT id FROM incidents WHERE service = ? AND runbook_id = ? AND status IN (?, ?, ?) "
+    "ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END, declared_at DESC, id DESC LIMIT 1"
+)
+_CREATE_GROUP = "INSERT INTO signal_groups (service_id, runbook_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_LOCK_GROUP = "SELECT incident_id FROM signal_groups WHERE service_id = ? AND runbook_id = ? FOR UPDATE"
+_BIND_GROUP = (
+    "INSERT INTO signal_groups (service_id, runbook_id, incident_id) VALUES (?, ?, ?) "
+    "ON CONFLICT (service_id, runbook_id) DO UPDATE SET incident_id = excluded.incident_id"
+)
+
+
+def _query(session: Session, sql: str, params: tuple[Any, ...], *, rows: bool = True) -> tuple[Any, ...] | None:
+    """The first row (or None) of `sql`, run by the driver in the session's transaction.
+
+    No autoflush happens first: callers only touch rows this module writes itself, and incidents already flushed.
+    """
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    if session.get_bind().dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = driver.execute(sql, params)
+    return cursor.fetchone() if rows else None
 
 
 def _group_incident(session: Session, service_id: str, runbook_id: str) -> int | None:
@@ -267,50 +290,29 @@ def _group_incident(session: Session, service_id: str, runbook_id: str) -> int |
 
     Joining needs no lock (nothing is opened); when this finds nothing, `_open_incident` decides under the lock.
     """
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    sql = _GROUP_INCIDENT.replace("?", "%s") if postgresql else _GROUP_INCIDENT
-    row = driver.execute(sql, (service_id, runbook_id, *(str(s) for s in _OPEN))).fetchone()
+    row = _query(session, _GROUP_INCIDENT, (service_id, runbook_id, *_OPEN))
     return int(row[0]) if row is not None else None
 
 
-def _open_incident(session: Session, service_id: str, runbook_id: str) -> tuple[SignalGroup, Incident | None]:
-    """The open incident alerts for this service and runbook join: the group's, else one a person declared.
+def _open_incident(session: Session, service_id: str, runbook_id: str) -> int | None:
+    """The open incident alerts for this service and runbook join when the group has none: one a person declared.
 
-    The group row is locked first (PostgreSQL), so two engines never both open an incident for one group.
+    On PostgreSQL the group row is locked first, so two engines never both open an incident for one group (on
+    SQLite the whole batch holds the write lock, and `_group_incident` has already seen the group's own incident
+    is not open). The group's own incident comes first if it is open by now.
     """
-    group = _lock_group(session, service_id, runbook_id)
-    query = select(Incident).where(
-        Incident.service == service_id,
-        Incident.runbook_id == runbook_id,
-        Incident.status.in_(sorted(OPEN_STATUSES)),
-    )
-    if group.incident_id is not None:  # the group's own incident first, if it is still open
-        query = query.order_by((Incident.id == group.incident_id).desc())
-    incident = session.scalars(query.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(1)).first()
-    if incident is not None:
-        group.incident_id = incident.id
-        session.add(group)
-    return group, incident
-
-
-def _lock_group(session: Session, service_id: str, runbook_id: str) -> SignalGroup:
+    preferred = None
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            pg_insert(SignalGroup)
-            .values(service_id=service_id, runbook_id=runbook_id, incident_id=None)
-            .on_conflict_do_nothing()
-        )
-        return session.scalars(
-            select(SignalGroup)
-            .where(SignalGroup.service_id == service_id, SignalGroup.runbook_id == runbook_id)
-            .with_for_update()
-        ).one()
-    group = session.get(SignalGroup, (service_id, runbook_id))  # SQLite: the whole batch holds the write lock
-    if group is None:  # added once its incident is known: one INSERT at commit, not an INSERT and an UPDATE
-        group = SignalGroup(service_id=service_id, runbook_id=runbook_id, incident_id=None)
-    return group
+        _query(session, _CREATE_GROUP, (service_id, runbook_id), rows=False)
+        locked = _query(session, _LOCK_GROUP, (service_id, runbook_id))
+        preferred = locked[0] if locked is not None else None
+    row = _query(session, _OPEN_INCIDENT, (service_id, runbook_id, *_OPEN, preferred))
+    return int(row[0]) if row is not None else None
+
+
+def _bind_group(session: Session, service_id: str, runbook_id: str, incident_id: int) -> None:
+    """Point the group at the incident its alerts now join (an upsert: on SQLite the row may not exist yet)."""
+    _query(session, _BIND_GROUP, (service_id, runbook_id, incident_id), rows=False)
 
 
 def _declare(session: Session, members: list[_Alert], runbooks: RunbookRegistry, now: datetime) -> Incident:
