@@ -26,15 +26,16 @@ from missionctl.actions.builtin import scheduled_by_its_package
 from missionctl.actions.models import ActionExecution
 from missionctl.actions.rules import Mode, holds
 from missionctl.engine import jobs
+from missionctl.incidents import versions
 from missionctl.incidents.lifecycle import OPEN_STATUSES
-from missionctl.incidents.models import Incident, RunbookVersion
+from missionctl.incidents.models import Incident
 from missionctl.runbooks.schemas import Automation, AutomationMode, Runbook
 
 SCHEDULED = "actions.scheduled"
 
 
 def _runbook(session: Session, incident: Incident) -> Runbook:
-    return Runbook.model_validate(session.get_one(RunbookVersion, incident.runbook_hash).content)
+    return versions.parsed(session, incident.runbook_hash)
 
 
 def rule_name(runbook_id: str, index: int) -> str:

@@ -28,8 +28,9 @@ from missionctl.escalation.policy import (
     step_due,
 )
 from missionctl.escalation.schemas import EscalationRead, PageRead
+from missionctl.incidents import versions
 from missionctl.incidents.lifecycle import Status, is_open
-from missionctl.incidents.models import Incident, RunbookVersion
+from missionctl.incidents.models import Incident
 from missionctl.incidents.timeline import note
 from missionctl.notifications import service as outbox
 from missionctl.notifications.models import Purpose
@@ -111,7 +112,7 @@ def _enqueue(session: Session, kind: str, at: datetime, payload: dict[str, Any],
 
 
 def _runbook(session: Session, incident: Incident) -> dict[str, Any]:
-    return session.get_one(RunbookVersion, incident.runbook_hash).content
+    return versions.content(session, incident.runbook_hash)
 
 
 def _page_position(

@@ -14,7 +14,7 @@ from missionctl.actions import automation
 from missionctl.errors import Conflict, NotFound
 from missionctl.escalation import reminders
 from missionctl.escalation import service as escalation
-from missionctl.incidents import lifecycle
+from missionctl.incidents import lifecycle, versions
 from missionctl.incidents.lifecycle import ActionItemStatus, IncidentRole, Status, StepStatus, TransitionFacts
 from missionctl.incidents.models import (
     ActionItem,
@@ -107,7 +107,7 @@ def declare(
 
 def _remember_runbook_version(session: Session, runbook: LoadedRunbook, *, now: datetime) -> None:
     """Store the exact runbook content once per hash, so later edits never rewrite this incident."""
-    if session.get(RunbookVersion, runbook.content_hash) is not None:
+    if versions.known_stored(session, runbook.content_hash):
         return  # the common case, and a primary-key read is far cheaper than an insert that conflicts
     values = {
         "content_hash": runbook.content_hash,
@@ -118,6 +118,7 @@ def _remember_runbook_version(session: Session, runbook: LoadedRunbook, *, now: 
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(RunbookVersion).values(**values).on_conflict_do_nothing())
+    versions.storing(session, runbook.content_hash)
 
 
 def get(session: Session, *, incident_id: int, for_update: bool = False) -> Incident:
@@ -202,7 +203,7 @@ def change(
 
 
 def _reset_cadence(session: Session, incident: Incident) -> None:
-    content = session.get_one(RunbookVersion, incident.runbook_hash).content
+    content = versions.content(session, incident.runbook_hash)
     every = int(content["stakeholder_updates"]["every_minutes"])
     incident.update_every_minutes = lifecycle.update_cadence_minutes(every, Severity(incident.severity))
     last = incident.updates[-1].posted_at if incident.updates else incident.declared_at

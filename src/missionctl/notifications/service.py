@@ -15,6 +15,7 @@ from missionctl.engine import jobs
 from missionctl.notifications.models import Notification, NotificationStatus, Purpose, ServerSecret
 
 DELIVER = "notification.deliver"
+_SECRETS = "missionctl.server_secrets"  # Connection.info key: secrets read (committed) from this database
 
 
 @dataclass(frozen=True)
@@ -169,11 +170,20 @@ def cancel_pending_pages(session: Session, *, incident_id: int, only_unless_ackn
 
 
 def server_secret(session: Session, *, name: str, now: datetime, prefix: str = "") -> str:
-    """A secret this installation generated for itself once; every process reads the same one."""
+    """A secret this installation generated for itself once; every process reads the same one.
+
+    Never changed once committed, so each database connection keeps the ones it has read (every page signs an
+    acknowledgement link with one).
+    """
+    known: dict[str, str] = session.connection().info.setdefault(_SECRETS, {})
+    if name in known:
+        return known[name]
     row = session.get(ServerSecret, name)
     if row is None:
         value = prefix + base64.b64encode(secrets.token_bytes(32)).decode()
         row = ServerSecret(name=name, value=value, created_at=now)
         session.add(row)
         session.flush()
+        return row.value  # not kept until a later transaction reads it back committed
+    known[name] = row.value
     return row.value
