@@ -4,11 +4,15 @@ One Python process is bound by its interpreter lock: during an alert storm, pars
 event loop and writing rows on the writer thread take turns on one core. Worker processes take turns on
 all of them.
 
-- The supervisor (the `serve` command itself) migrates the database, binds the listening socket once and
-  starts the workers, which all inherit it and accept from it: a worker busy with a batch is slower to
-  accept, so new connections go to the others. If a worker dies, the rest keep accepting (connections
-  waiting in the backlog are not lost) and the supervisor starts a replacement on the same socket. No
-  `SO_REUSEPORT`: a second server started on the same port by mistake fails to bind instead of sharing it.
+- The supervisor (the `serve` command itself) migrates the database, binds one listening socket per worker
+  on the same port (`SO_REUSEPORT`: the kernel spreads new connections evenly over them) and starts the
+  workers, each inheriting its own. One shared socket spread them badly: the event loop (libuv) accepts
+  every waiting connection when it wakes, so the first worker awake took most of a burst (measured: 46 of
+  65 connections, one run in three at the single-process rate). If a worker dies, the supervisor keeps its
+  socket, so connections waiting on it are not lost, and starts a replacement on it.
+- A second server started on the same port by mistake must fail, not share it: the supervisor first claims
+  the address with a name in the abstract Unix socket namespace, held by it and every worker it starts
+  (so orphaned workers still hold it), and a single-process server binds without `SO_REUSEPORT`.
 - Worker 0 runs the engine, the detectors, the action workers and the analyzer schedule, exactly as a
   single `serve` does. The other workers serve HTTP only. When one of them commits a transaction that
   queued engine jobs (a page to send, an incident opened by an alert) or an action, it rings a doorbell: a
@@ -23,6 +27,7 @@ all of them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -37,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+
+from missionctl.errors import MissionControlError
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +75,54 @@ class WorkerSpec:
         return cls(index, listen_fd, doorbell_fd)
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """The listening TCP socket every worker inherits (bound as uvicorn binds its own: `SO_REUSEADDR`)."""
+def listen_sockets(host: str, port: int, count: int) -> tuple[socket.socket, list[socket.socket]]:
+    """The claim on `host:port`, and `count` listening sockets bound to it (`SO_REUSEADDR` as uvicorn binds,
+    and `SO_REUSEPORT`). Raises `MissionControlError` if another `serve` holds the address or the bind fails."""
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sockets: list[socket.socket] = []
+    try:
+        if port:
+            _claim(claim, host, port)
+        for _ in range(count):
+            sockets.append(_listen(host, port))
+            port = sockets[0].getsockname()[1]  # port 0: the others join the port the first was given
+        if not claim.getsockname():
+            _claim(claim, host, port)
+    except OSError as exc:
+        for sock in [claim, *sockets]:
+            sock.close()
+        raise MissionControlError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", code="address_in_use"
+        ) from exc
+    except BaseException:
+        for sock in [claim, *sockets]:
+            sock.close()
+        raise
+    for sock in [claim, *sockets]:
+        sock.set_inheritable(True)
+    return claim, sockets
+
+
+def _claim(claim: socket.socket, host: str, port: int) -> None:
+    try:
+        claim.bind(f"\0missionctl-serve {host}:{port}")
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(errno.EADDRINUSE, "address already in use (by another `missionctl serve --workers`)") from exc
+
+
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
     return sock
 
 
@@ -166,7 +209,8 @@ class Supervisor:
         self._bell_in, self._bell_out = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         for end in (self._bell_in, self._bell_out):
             end.set_inheritable(True)
-        self._listener: socket.socket | None = None
+        self._claim: socket.socket | None = None
+        self._listeners: list[socket.socket] = []
         self.metrics_dir = tempfile.mkdtemp(prefix="missionctl-metrics-")
 
     def run(self) -> int:
@@ -174,7 +218,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         code = 0
         try:
-            self._listener = listen_socket(self.host, self.port)
+            self._claim, self._listeners = listen_sockets(self.host, self.port, self.count)
             for index in range(self.count):
                 self._start(index)
             while not self._stopping.is_set():
@@ -186,7 +230,7 @@ class Supervisor:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            for sock in (self._listener, self._bell_in, self._bell_out):
+            for sock in (self._claim, *self._listeners, self._bell_in, self._bell_out):
                 if sock is not None:
                     sock.close()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
@@ -196,12 +240,14 @@ class Supervisor:
         self._stopping.set()
 
     def _start(self, index: int) -> None:
-        assert self._listener is not None
+        assert self._claim is not None
         bell = self._bell_in if index == 0 else self._bell_out
-        spec = WorkerSpec(index, self._listener.fileno(), bell.fileno())
+        listener = self._listeners[index]
+        spec = WorkerSpec(index, listener.fileno(), bell.fileno())
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
             self._worker_argv(spec),
-            pass_fds=(self._listener.fileno(), bell.fileno()),
+            # The claim is inherited and simply kept open: while any worker lives, no new server takes the port.
+            pass_fds=(listener.fileno(), bell.fileno(), self._claim.fileno()),
             env=os.environ | {MULTIPROC_ENV: self.metrics_dir},
         )
         self._workers[index] = _Worker(index, process)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,6 +228,19 @@ def test_a_worker_that_dies_is_replaced_and_the_server_stops_whole(
     assert "starting a new one" in mc.logs()
     mc.close()
     assert not [pid for pid in replaced if Path(f"/proc/{pid}").exists() and _alive(pid)]
+
+
+def test_a_second_server_on_the_same_port_is_refused(mc: MissionControlServer) -> None:
+    """Each worker listens on a socket of its own (`SO_REUSEPORT`); that must not let another server share the port."""
+    wait_until("two workers", lambda: len(workers(mc)) == 2, timeout=30)
+    serve = [sys.executable, "-m", "missionctl", "serve", "--host", "127.0.0.1", "--port", str(mc.port)]
+    for extra, says in ((["--workers", "2"], "another `missionctl serve --workers`"), ([], "address already in use")):
+        second = subprocess.run(
+            [*serve, *extra], env=os.environ | mc.env, cwd=mc.directory, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode != 0, second.stdout + second.stderr
+        assert says in (second.stdout + second.stderr).lower(), second.stdout + second.stderr
+    assert mc.admin.get("/healthz").status_code == 200  # the first server is unharmed
 
 
 def _alive(pid: int) -> bool:
