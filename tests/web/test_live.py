@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +12,7 @@ from missionctl.app import create_app
 from missionctl.context import AppContext
 from missionctl.incidents import service
 from missionctl.settings import Settings
-from missionctl.web import queries
+from missionctl.web import live, queries
 from tests.web.conftest import declare
 
 
@@ -40,18 +39,39 @@ def test_the_version_moves_with_every_change(ctx: AppContext, web: TestClient, r
     assert len({before, after_step, after_message}) == 3
 
 
-def test_the_stream_says_hello_then_change(ctx: AppContext, web: TestClient, responder: str) -> None:
+def _change_after_hello(monkeypatch: pytest.MonkeyPatch, versions: str, change: Callable[[], None]) -> None:
+    """Make `change` right after the stream's first read of the version (the one its `hello` reports), so the
+    change always falls inside the stream, however slowly the stream opens."""
+    real = getattr(live, versions)
+
+    def reading_then_changing(ctx: AppContext, *args: int) -> Callable[[], str]:
+        read = real(ctx, *args)
+        first = True
+
+        def version() -> str:
+            nonlocal first
+            current: str = read()
+            if first:
+                first = False
+                change()
+            return current
+
+        return version
+
+    monkeypatch.setattr(live, versions, reading_then_changing)
+
+
+def test_the_stream_says_hello_then_change(
+    ctx: AppContext, web: TestClient, responder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     incident_id = declare(web, responder)
 
-    def change_soon() -> None:
-        time.sleep(0.25)
+    def acknowledge() -> None:
         with ctx.write() as session:
             service.acknowledge(session, incident_id=incident_id, actor="rita", now=ctx.clock.now())
 
-    worker = threading.Thread(target=change_soon)
-    worker.start()
+    _change_after_hello(monkeypatch, "_incident_version", acknowledge)
     response = web.get(f"/incidents/{incident_id}/events")  # the stream ends after 0.6 s in tests
-    worker.join()
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = _events(response.text)
@@ -90,15 +110,24 @@ def test_the_list_version_moves_when_any_incident_changes(ctx: AppContext, web: 
     assert declared.endswith(".1")  # one open incident
 
 
-def test_the_list_stream_hears_a_new_incident(ctx: AppContext, web: TestClient, responder: str) -> None:
-    def declare_soon() -> None:
-        time.sleep(0.25)
-        declare(web, responder)
+def test_the_list_stream_hears_a_new_incident(
+    ctx: AppContext, web: TestClient, responder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def declare_one() -> None:
+        with ctx.write() as session:
+            service.declare(
+                session,
+                runbook=ctx.runbooks.get("RB-001"),
+                service="checkout",
+                title="Checkout 500s",
+                severity=None,
+                commander="rita",
+                actor="rita",
+                now=ctx.clock.now(),
+            )
 
-    worker = threading.Thread(target=declare_soon)
-    worker.start()
+    _change_after_hello(monkeypatch, "_list_version", declare_one)
     response = web.get("/events")
-    worker.join()
     assert [name for name, _ in _events(response.text)] == ["hello", "change"]
 
 
