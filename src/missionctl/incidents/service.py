@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from missionctl.actions import automation
@@ -66,30 +66,32 @@ def declare(
     _remember_runbook_version(session, runbook, now=now)
     severity = severity or spec.default_severity
     cadence = lifecycle.update_cadence_minutes(spec.stakeholder_updates.every_minutes, severity)
-    incident = Incident(
-        title=title,
-        service=service,
-        severity=severity,
-        status=Status.DECLARED,
-        runbook_id=spec.id,
-        runbook_hash=runbook.content_hash,
-        declared_at=now,
-        declared_by=actor,
-        first_response_due_at=now + timedelta(minutes=spec.first_response.within_minutes),
-        recovery_slo_minutes=spec.recovery_slo.minutes,
-        recovery_deadline=now + timedelta(minutes=spec.recovery_slo.minutes),
-        update_every_minutes=cadence,
-        next_update_due_at=lifecycle.next_update_due(now, cadence),
-    )
-    # A new incident owns nothing else yet; saying so spares a lazy load per collection when it is read.
-    incident.updates, incident.action_items, incident.messages = [], [], []
-    session.add(incident)
-    session.flush()  # the incident's id, for the rows it owns
+    opened = {
+        "title": title,
+        "service": service,
+        "severity": severity,
+        "status": Status.DECLARED,
+        "runbook_id": spec.id,
+        "runbook_hash": runbook.content_hash,
+        "declared_at": now,
+        "declared_by": actor,
+        "first_response_due_at": now + timedelta(minutes=spec.first_response.within_minutes),
+        "recovery_slo_minutes": spec.recovery_slo.minutes,
+        "recovery_deadline": now + timedelta(minutes=spec.recovery_slo.minutes),
+        "update_every_minutes": cadence,
+        "next_update_due_at": lifecycle.next_update_due(now, cadence),
+    }
+    # Inserted as it is, not through the unit of work: the incident and what it owns go in one statement per
+    # table (ORM bulk INSERT ... RETURNING), each coming back loaded. A new incident owns nothing else yet;
+    # saying so spares a lazy load per collection when it is read.
+    [incident] = session.scalars(insert_(Incident).returning(Incident), [opened]).all()
+    for empty in ("updates", "action_items", "messages"):
+        set_committed_value(incident, empty, [])
     steps = [
         {"position": i, "title": s.title, "detail": s.detail, "action": s.action, "status": StepStatus.PENDING}
         for i, s in enumerate(spec.first_response.steps, start=1)
     ]
-    set_committed_value(incident, "steps", _insert_owned(session, incident, ChecklistStep, steps, "position", _STEP))
+    set_committed_value(incident, "steps", _insert_owned(session, incident, ChecklistStep, steps, "position"))
     commanding = {"role": IncidentRole.COMMANDER, "assignee": commander, "assigned_by": actor, "assigned_at": now}
     set_committed_value(incident, "roles", _insert_owned(session, incident, RoleAssignment, [commanding], "role"))
     opening = [
@@ -112,42 +114,22 @@ def declare(
     return incident
 
 
-_STEP = {"completed_by": None, "completed_at": None, "note": None}  # a new step's columns nobody has set yet
-
-
 def _event(now: datetime, actor: str, kind: str, summary: str, **data: Any) -> dict[str, Any]:
     return {"at": now, "actor": actor, "kind": kind, "summary": summary, "data": data}
 
 
 def _insert_owned(
-    session: Session,
-    incident: Incident,
-    model: type[Owned],
-    rows: list[dict[str, Any]],
-    key: str,
-    unset: dict[str, Any] | None = None,
+    session: Session, incident: Incident, model: type[Owned], rows: list[dict[str, Any]], key: str
 ) -> list[Owned]:
-    """Insert rows a just-flushed incident owns in one statement, and give them to the session as if loaded.
+    """Insert rows a just-flushed incident owns in one statement (an ORM bulk INSERT ... RETURNING: the objects
+    come back loaded and in the session), in the order of `rows`; `key` tells them apart.
 
-    The unit of work would insert them one statement each, through the incident's cascade: for a declaration
-    from an alert, more than a quarter of its whole transaction. `key` tells the rows apart in what the insert
-    returns (their order is not guaranteed); every column is given, so nothing is loaded back on first read.
+    The unit of work would insert them one statement each through the incident's cascade: for a declaration
+    from an alert that was more than a quarter of its whole transaction.
     """
-    table = cast(Table, model.__table__)
-    rows = [{**(unset or {}), **row, "incident_id": incident.id} for row in rows]
-    if "id" in table.c:
-        returned = session.execute(insert_(table).returning(table.c.id, table.c[key]), rows)
-        ids = {found: row_id for row_id, found in returned}
-        rows = [{**row, "id": ids[row[key]]} for row in rows]
-    else:
-        session.execute(insert_(table), rows)
-    owned = []
-    for row in rows:
-        item = model(**row)
-        make_transient_to_detached(item)
-        session.add(item)
-        owned.append(item)
-    return owned
+    values = [{**row, "incident_id": incident.id} for row in rows]
+    inserted = {getattr(item, key): item for item in session.scalars(insert_(model).returning(model), values)}
+    return [inserted[row[key]] for row in rows]
 
 
 def _remember_runbook_version(session: Session, runbook: LoadedRunbook, *, now: datetime) -> None:

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from missionctl.engine import jobs
@@ -70,31 +72,34 @@ class Outgoing:
 
 
 def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: datetime) -> Notification | None:
-    """Write the notification and its delivery job in the caller's transaction; a known key is a no-op."""
-    key = outgoing.idempotency_key
-    known = session.scalar(select(Notification.id).where(Notification.idempotency_key == key))
-    if known is not None:
+    """Write the notification and its delivery job in the caller's transaction; a known key is a no-op.
+
+    One statement for both (an ORM bulk INSERT ... ON CONFLICT DO NOTHING RETURNING: the row comes back loaded,
+    or nothing does when the key is known), not a lookup and then an insert through the unit of work.
+    """
+    values = {
+        "incident_id": outgoing.incident_id,
+        "purpose": outgoing.purpose,
+        "person_id": outgoing.person_id,
+        "channel": outgoing.channel,
+        "address": outgoing.address,
+        "contact_label": outgoing.contact_label,
+        "subject": outgoing.subject,
+        "body": outgoing.body,
+        "payload": outgoing.payload or {},
+        "idempotency_key": outgoing.idempotency_key,
+        "escalation_level": outgoing.escalation_level,
+        "unless_acknowledged": outgoing.unless_acknowledged,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "due_at": due_at,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification)
+    row = session.scalars(statement, [values]).first()
+    if row is None:
         return None
-    row = Notification(
-        incident_id=outgoing.incident_id,
-        purpose=outgoing.purpose,
-        person_id=outgoing.person_id,
-        channel=outgoing.channel,
-        address=outgoing.address,
-        contact_label=outgoing.contact_label,
-        subject=outgoing.subject,
-        body=outgoing.body,
-        payload=outgoing.payload or {},
-        idempotency_key=outgoing.idempotency_key,
-        escalation_level=outgoing.escalation_level,
-        unless_acknowledged=outgoing.unless_acknowledged,
-        status=NotificationStatus.PENDING,
-        attempts=0,
-        created_at=now,
-        due_at=due_at,
-    )
-    session.add(row)
-    session.flush()
     jobs.enqueue(
         session,
         kind=DELIVER,
