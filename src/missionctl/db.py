@@ -127,3 +127,13 @@ def _keep_loaded(session: Session, instance: object) -> None:
     what they loaded is cheap and turns those repeats into identity-map hits.
     """
     session.info.setdefault(KEPT, []).append(instance)
+
+
+def transaction_set(session: Session, key: str) -> set[Any]:
+    """A set kept in `session.info` under `key` for the session's current transaction only (a session may
+    outlive a transaction): what this transaction wrote and must not be taken as committed by a cache."""
+    transaction = session.get_transaction()
+    mine: tuple[object, set[Any]] | None = session.info.get(key)
+    if mine is None or mine[0] is not transaction:
+        mine = session.info[key] = (transaction, set())
+    return mine[1]

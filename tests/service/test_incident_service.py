@@ -14,6 +14,8 @@ from missionctl.errors import Conflict
 from missionctl.incidents import service
 from missionctl.incidents.lifecycle import StepStatus
 from missionctl.incidents.models import Incident, RunbookVersion, TimelineEvent
+from missionctl.notifications import service as outbox
+from missionctl.notifications.models import ServerSecret
 from missionctl.runbooks.loader import load_registry
 from missionctl.settings import Settings
 
@@ -73,6 +75,47 @@ def test_same_runbook_version_is_stored_once(ctx: AppContext) -> None:
     declare(ctx)
     with ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(RunbookVersion)) == 1
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_version_stored_by_a_transaction_that_rolled_back_is_stored_again(ctx: AppContext) -> None:
+    """The process remembers which runbook versions its database holds, but only once they are committed."""
+    with pytest.raises(_RolledBack), ctx.write() as session:
+        for _ in range(2):  # the second finds the version the first stored, uncommitted
+            service.declare(
+                session,
+                runbook=ctx.runbooks.get("RB-001"),
+                service="checkout",
+                title="t",
+                severity=None,
+                commander="alice",
+                actor="alice",
+                now=ctx.clock.now(),
+            )
+        raise _RolledBack
+    first, second = declare(ctx), declare(ctx)  # on whichever pooled connections: each must find or store it
+    with ctx.read() as session:
+        hashes = {session.get_one(Incident, i).runbook_hash for i in (first, second)}
+        stored = session.scalars(select(RunbookVersion.content_hash)).all()
+    assert list(hashes) == stored  # one version, stored once, the one both incidents name
+
+
+def test_a_server_secret_made_by_a_transaction_that_rolled_back_is_not_remembered(ctx: AppContext) -> None:
+    now = ctx.clock.now()
+    with pytest.raises(_RolledBack), ctx.write() as session:
+        lost = outbox.server_secret(session, name="test", now=now)
+        assert outbox.server_secret(session, name="test", now=now) == lost  # the same within its transaction
+        raise _RolledBack
+    with ctx.write() as session:
+        kept = outbox.server_secret(session, name="test", now=now)
+    for _ in range(3):  # later transactions (the first to read it back remembers it) all see the committed one
+        with ctx.write() as session:
+            assert outbox.server_secret(session, name="test", now=now) == kept
+    with ctx.read() as session:
+        assert session.get_one(ServerSecret, "test").value == kept != lost
 
 
 def test_a_refused_operation_leaves_nothing_behind(ctx: AppContext) -> None:

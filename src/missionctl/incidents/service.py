@@ -121,7 +121,7 @@ def _event(now: datetime, actor: str, kind: str, summary: str, **data: Any) -> d
 def _insert_owned(
     session: Session, incident: Incident, model: type[Owned], rows: list[dict[str, Any]], key: str
 ) -> list[Owned]:
-    """Insert rows a just-flushed incident owns in one statement (an ORM bulk INSERT ... RETURNING: the objects
+    """Insert rows a stored incident owns in one statement (an ORM bulk INSERT ... RETURNING: the objects
     come back loaded and in the session), in the order of `rows`; `key` tells them apart.
 
     The unit of work would insert them one statement each through the incident's cascade: for a declaration

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from missionctl.db import transaction_set
 from missionctl.incidents.models import RunbookVersion
 from missionctl.runbooks.schemas import Runbook
 
@@ -47,7 +48,7 @@ def _keep(cache: dict[str, Any], key: str, value: Any) -> None:
 
 def known_stored(session: Session, content_hash: str) -> bool:
     """Whether this database holds version `content_hash`, committed or stored by this transaction (`storing`)."""
-    if content_hash in _inserted(session):
+    if content_hash in transaction_set(session, _INSERTED):
         return True  # ours, not committed yet: not remembered for other transactions (this one may roll back)
     known: set[str] = session.connection().info.setdefault(_KNOWN_STORED, set())
     if content_hash in known:
@@ -60,13 +61,4 @@ def known_stored(session: Session, content_hash: str) -> bool:
 
 def storing(session: Session, content_hash: str) -> None:
     """Say that this transaction inserts version `content_hash` (see `known_stored`)."""
-    _inserted(session).add(content_hash)
-
-
-def _inserted(session: Session) -> set[str]:
-    """The hashes the session's current transaction stores (a session may outlive a transaction)."""
-    transaction = session.get_transaction()
-    mine: tuple[object, set[str]] | None = session.info.get(_INSERTED)
-    if mine is None or mine[0] is not transaction:
-        mine = session.info[_INSERTED] = (transaction, set())
-    return mine[1]
+    transaction_set(session, _INSERTED).add(content_hash)

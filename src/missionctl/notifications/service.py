@@ -13,11 +13,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from missionctl.db import transaction_set
 from missionctl.engine import jobs
 from missionctl.notifications.models import Notification, NotificationStatus, Purpose, ServerSecret
 
 DELIVER = "notification.deliver"
 _SECRETS = "missionctl.server_secrets"  # Connection.info key: secrets read (committed) from this database
+_CREATED_SECRETS = "missionctl.created_server_secrets"  # Session.info key: secrets this transaction made
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,13 @@ def server_secret(session: Session, *, name: str, now: datetime, prefix: str = "
     if name in known:
         return known[name]
     row = session.get(ServerSecret, name)
+    created = transaction_set(session, _CREATED_SECRETS)
     if row is None:
         value = prefix + base64.b64encode(secrets.token_bytes(32)).decode()
         row = ServerSecret(name=name, value=value, created_at=now)
         session.add(row)
         session.flush()
-        return row.value  # not kept until a later transaction reads it back committed
-    known[name] = row.value
+        created.add(name)
+    if name not in created:  # one this transaction made is kept only once a later one reads it back committed
+        known[name] = row.value
     return row.value
