@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from missionctl.clock import FrozenClock
 from missionctl.context import AppContext, build_context
@@ -23,19 +24,22 @@ BUILTIN_RB001 = Path(__file__).parents[2] / "src/missionctl/runbooks/builtin/RB-
 
 
 def declare(ctx: AppContext, runbook_id: str = "RB-001", **kw: object) -> int:
-    now = ctx.clock.now()
     with ctx.write() as session:
-        incident = service.declare(
-            session,
-            runbook=ctx.runbooks.get(runbook_id),
-            service=str(kw.get("service", "checkout")),
-            title="t",
-            severity=None,
-            commander="alice",
-            actor="alice",
-            now=now,
-        )
-        return incident.id
+        return declare_in(session, ctx, runbook_id, **kw)
+
+
+def declare_in(session: Session, ctx: AppContext, runbook_id: str = "RB-001", **kw: object) -> int:
+    incident = service.declare(
+        session,
+        runbook=ctx.runbooks.get(runbook_id),
+        service=str(kw.get("service", "checkout")),
+        title="t",
+        severity=None,
+        commander="alice",
+        actor="alice",
+        now=ctx.clock.now(),
+    )
+    return incident.id
 
 
 def test_editing_a_runbook_never_rewrites_a_running_incident(
@@ -85,16 +89,7 @@ def test_a_version_stored_by_a_transaction_that_rolled_back_is_stored_again(ctx:
     """The process remembers which runbook versions its database holds, but only once they are committed."""
     with pytest.raises(_RolledBack), ctx.write() as session:
         for _ in range(2):  # the second finds the version the first stored, uncommitted
-            service.declare(
-                session,
-                runbook=ctx.runbooks.get("RB-001"),
-                service="checkout",
-                title="t",
-                severity=None,
-                commander="alice",
-                actor="alice",
-                now=ctx.clock.now(),
-            )
+            declare_in(session, ctx)
         raise _RolledBack
     first, second = declare(ctx), declare(ctx)  # on whichever pooled connections: each must find or store it
     with ctx.read() as session:
