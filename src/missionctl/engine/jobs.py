@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, text
+from sqlalchemy import Insert, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -107,31 +108,34 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
             row.pop(_CARRIED, None)
         (direct if handed else rows).append(row)
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     if rows:
         # The table, not the mapped class: the ORM's bulk-insert bookkeeping cost more than the insert (these
         # rows are never loaded as objects in this transaction).
-        session.execute(insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
+        session.execute(_inserts(dialect)[0], rows)
         note_due(session, min(r["run_at"] for r in rows))
     if handoff is not None and direct:
-        session.info[LEASED_KEY] = _write_leased(session, insert, direct, handoff)
+        session.info[LEASED_KEY] = _write_leased(session, _inserts(dialect)[1], direct, handoff)
     if rows and dialect == "postgresql":
         # Delivered to listening engines only if and when this transaction commits.
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
 
-def _write_leased(session: Session, insert: Any, rows: list[dict[str, Any]], handoff: Handoff) -> list[Claimed]:
+@functools.cache
+def _inserts(dialect: str) -> tuple[Insert, Insert]:
+    """The two job inserts (plain; leased, returning the id), built once per dialect: a statement built anew
+    for every transaction costs SQLAlchemy a fresh cache key each time."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    plain = insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"])
+    return plain, insert(_JOBS).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(_JOBS.c.id)
+
+
+def _write_leased(session: Session, insert: Insert, rows: list[dict[str, Any]], handoff: Handoff) -> list[Claimed]:
     leased = []
     for row in rows:
         carry = row.pop(_CARRIED, None)
         until = row["created_at"] + timedelta(seconds=handoff.lease_seconds)
-        statement = (
-            insert(_JOBS)
-            .values({**row, "locked_by": handoff.me, "locked_until": until, "attempts": 1})
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(_JOBS.c.id)
-        )
-        job_id = session.execute(statement).scalar()
+        values = {**row, "locked_by": handoff.me, "locked_until": until, "attempts": 1}
+        job_id = session.execute(insert, values).scalar()
         if job_id is not None:  # None: a job with its dedup key exists already (it runs as that one)
             carried = carry() if carry is not None else None
             leased.append(Claimed(job_id, row["kind"], row["payload"], 1, until, row["dedup_key"], carried))

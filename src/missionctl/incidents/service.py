@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -11,8 +12,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
 
 from missionctl.actions import automation
+from missionctl.db import Base
 from missionctl.errors import Conflict, NotFound
 from missionctl.escalation import reminders
 from missionctl.escalation import service as escalation
@@ -84,7 +87,7 @@ def declare(
     # Inserted as it is, not through the unit of work: the incident and what it owns go in one statement per
     # table (ORM bulk INSERT ... RETURNING), each coming back loaded. A new incident owns nothing else yet;
     # saying so spares a lazy load per collection when it is read.
-    [incident] = session.scalars(insert_(Incident).returning(Incident), [opened]).all()
+    incident: Incident = session.scalars(_inserting(Incident), [opened]).one()
     for empty in ("updates", "action_items", "messages"):
         set_committed_value(incident, empty, [])
     steps = [
@@ -118,6 +121,13 @@ def _event(now: datetime, actor: str, kind: str, summary: str, **data: Any) -> d
     return {"at": now, "actor": actor, "kind": kind, "summary": summary, "data": data}
 
 
+@functools.cache
+def _inserting(model: type[Base]) -> ReturningInsert[Any]:
+    """`INSERT ... RETURNING` the mapped class, built once: building it again on every call cost SQLAlchemy a
+    new cache key for each execution."""
+    return insert_(model).returning(model)
+
+
 def _insert_owned(
     session: Session, incident: Incident, model: type[Owned], rows: list[dict[str, Any]], key: str
 ) -> list[Owned]:
@@ -128,7 +138,7 @@ def _insert_owned(
     from an alert that was more than a quarter of its whole transaction.
     """
     values = [{**row, "incident_id": incident.id} for row in rows]
-    inserted = {getattr(item, key): item for item in session.scalars(insert_(model).returning(model), values)}
+    inserted = {getattr(item, key): item for item in session.scalars(_inserting(model), values)}
     return [inserted[row[key]] for row in rows]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from missionctl.db import transaction_set
 from missionctl.engine import jobs
@@ -97,9 +99,7 @@ def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: dateti
         "created_at": now,
         "due_at": due_at,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification)
-    row = session.scalars(statement, [values]).first()
+    row: Notification | None = session.scalars(_queueing(session.get_bind().dialect.name), [values]).first()
     if row is None:
         return None
     jobs.enqueue(
@@ -114,6 +114,13 @@ def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: dateti
         carry=None if row.unless_acknowledged else lambda: Snapshot.of(row, acknowledged=False),
     )
     return row
+
+
+@functools.cache
+def _queueing(dialect: str) -> ReturningInsert[Any]:
+    """`queue`'s insert, built once per dialect (built anew it costs SQLAlchemy a new cache key every time)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification)
 
 
 def for_incident(session: Session, *, incident_id: int, purpose: Purpose | None = None) -> list[Notification]:
