@@ -25,7 +25,15 @@ from missionctl.actions.rules import Kind
 from missionctl.actions.schemas import ActionEntry, ActionsFile, SecretSource
 from missionctl.detectors.schemas import unknown_key_message
 from missionctl.errors import InvalidInput
-from missionctl.runbooks.lint import ROOT, Loc, Problem, _marked_message, _position, compose_and_construct, locate
+from missionctl.runbooks.lint import (
+    ROOT,
+    Loc,
+    Problem,
+    compose_and_construct,
+    locate,
+    node_position,
+    yaml_error_message,
+)
 
 # Template variables every action has; `params` holds its parameters, VARIABLES adds more roots.
 INCIDENT_FIELDS = frozenset({"id", "title", "severity", "status", "runbook_id"})
@@ -63,7 +71,7 @@ def parse_actions(text: str, source: str) -> tuple[LoadedActions | None, list[Pr
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return None, [Problem(source, line, column, ROOT, _marked_message(exc))]
+        return None, [Problem(source, line, column, ROOT, yaml_error_message(exc))]
     except yaml.YAMLError as exc:
         return None, [Problem(source, 1, 1, ROOT, f"YAML syntax error: {exc}")]
     if root is None or data is None:
@@ -83,7 +91,7 @@ def parse_actions(text: str, source: str) -> tuple[LoadedActions | None, list[Pr
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:
     loc: Loc = tuple(error["loc"])
     kind = error["type"]
-    line, column = _position(locate(root, loc, at_key=kind == "extra_forbidden"))
+    line, column = node_position(locate(root, loc, at_key=kind == "extra_forbidden"))
     if kind == "missing":
         message = "required field is missing"
     elif kind == "extra_forbidden":
@@ -124,7 +132,7 @@ class Locator:
     source: str
 
     def problem(self, loc: Loc, message: str) -> Problem:
-        line, column = _position(locate(self.root, loc))
+        line, column = node_position(locate(self.root, loc))
         return Problem(self.source, line, column, ".".join(str(part) for part in loc) or ROOT, message)
 
 

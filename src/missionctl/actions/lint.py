@@ -13,7 +13,7 @@ from yaml.nodes import Node
 
 from missionctl.actions.builtin import load_builtins
 from missionctl.actions.catalog import ActionCatalog, ActionSpec
-from missionctl.runbooks.lint import Loc, Problem, _position, locate
+from missionctl.runbooks.lint import Loc, Problem, locate, node_position
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import Runbook
 
@@ -31,7 +31,7 @@ def automation_param_problems(runbook: Runbook, root: Node, source: str) -> list
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc: Loc = ("automation", index, "params", *error["loc"])
-                line, column = _position(locate(root, loc, at_key=error["type"] == "extra_forbidden"))
+                line, column = node_position(locate(root, loc, at_key=error["type"] == "extra_forbidden"))
                 message = f"{entry.action}: {error['msg'].removeprefix('Value error, ')}"
                 problems.append(Problem(source, line, column, ".".join(str(p) for p in loc), message))
     return problems

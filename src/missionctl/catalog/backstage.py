@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from yaml.nodes import Node
 
 from missionctl.catalog.schemas import Kind
-from missionctl.runbooks.lint import Loc, Problem, _position, locate
+from missionctl.runbooks.lint import Loc, Problem, locate, node_position
 
 API_VERSIONS = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
 HANDLED_KINDS = ("Component", "Group", "User")
@@ -95,7 +95,7 @@ def convert(documents: Sequence[tuple[Node, Any]], source: str) -> BackstageFile
 
 def _entity(node: Node, data: Any, source: str, result: BackstageFile) -> _Entity | None:
     if not isinstance(data, dict) or "apiVersion" not in data or "kind" not in data:
-        line, column = _position(node)
+        line, column = node_position(node)
         message = "every document of a Backstage file needs apiVersion and kind"
         result.problems.append(Problem(source, line, column, "(document)", message))
         return None
@@ -107,7 +107,7 @@ def _entity(node: Node, data: Any, source: str, result: BackstageFile) -> _Entit
 
 
 def _skipped(entity: _Entity, node: Node, source: str) -> str:
-    line, _ = _position(node)
+    line, _ = node_position(node)
     what = f"{entity.kind} {entity.metadata.name!r}"
     if entity.apiVersion not in API_VERSIONS:
         return f"{source}:{line}: skipped {what}: apiVersion {entity.apiVersion} is not Backstage's"
@@ -116,7 +116,7 @@ def _skipped(entity: _Entity, node: Node, source: str) -> str:
 
 
 def _problem(node: Node, loc: Loc, message: str, source: str) -> Problem:
-    line, column = _position(locate(node, loc))
+    line, column = node_position(locate(node, loc))
     return Problem(source, line, column, ".".join(str(p) for p in loc), message)
 
 

@@ -23,11 +23,11 @@ from missionctl.runbooks.lint import (
     ROOT,
     Loc,
     Problem,
-    _duplicate_keys,
-    _marked_message,
-    _position,
+    duplicate_keys,
     folder_files,
     locate,
+    node_position,
+    yaml_error_message,
 )
 
 
@@ -44,7 +44,7 @@ class Origin:
         """A problem at the entity's field `loc`, placed at the line and column that field was written at."""
         mapped = (*self.aliases.get(str(loc[0]), (loc[0],)), *loc[1:]) if loc else ()
         full = (*self.prefix, *mapped)
-        line, column = _position(locate(self.node, full, at_key=at_key)) if self.node is not None else (1, 1)
+        line, column = node_position(locate(self.node, full, at_key=at_key)) if self.node is not None else (1, 1)
         return Problem(self.source, line, column, ".".join(str(part) for part in full) or ROOT, message)
 
 
@@ -134,7 +134,7 @@ def read_text(text: str, source: str) -> CatalogDocuments:
     if backstage.is_backstage([data for _, data in parsed]):
         result = _read_backstage(parsed, source)
     elif len(parsed) > 1:
-        line, column = _position(parsed[1][0])
+        line, column = node_position(parsed[1][0])
         result = _failed(source, "a catalog file holds one YAML document, found another one here", line, column)
     elif not parsed:
         result = _failed(source, "file is empty; expected a mapping with teams, people, services, ...")
@@ -155,7 +155,7 @@ def _compose_all(text: str, source: str) -> tuple[list[tuple[Node, Any]], list[P
             node = loader.get_node()
             if node is None:  # pragma: no cover (check_node said there is one)
                 break
-            duplicates += _duplicate_keys(node, source)
+            duplicates += duplicate_keys(node, source)
             data = loader.construct_document(node)
             if data is not None:
                 documents.append((node, data))
@@ -168,7 +168,7 @@ def _yaml_failure(exc: yaml.YAMLError, source: str) -> CatalogDocuments:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return _failed(source, _marked_message(exc), line, column)
+        return _failed(source, yaml_error_message(exc), line, column)
     return _failed(source, f"YAML syntax error: {exc}")
 
 
@@ -179,7 +179,7 @@ def _failed(source: str, message: str, line: int = 1, column: int = 1) -> Catalo
 def _read_catalog(root: Node, data: Any, source: str) -> CatalogDocuments:
     result = CatalogDocuments()
     if not isinstance(root, MappingNode) or not isinstance(data, dict):
-        line, column = _position(root)
+        line, column = node_position(root)
         return _failed(source, "a catalog file is a mapping of teams, people, services, ... to lists", line, column)
     sections = {kind.section: kind for kind in Kind}
     origin = Origin(source, root)

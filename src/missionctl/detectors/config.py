@@ -20,7 +20,15 @@ from yaml.nodes import MappingNode, Node
 from missionctl.detectors.schemas import AnyDetector, Detector, unknown_key_message
 from missionctl.detectors.templates import PLACEHOLDER, VARIABLE_NAME, DetectorTemplate, VarValue
 from missionctl.errors import InvalidInput
-from missionctl.runbooks.lint import ROOT, Loc, Problem, _marked_message, _position, compose_and_construct, locate
+from missionctl.runbooks.lint import (
+    ROOT,
+    Loc,
+    Problem,
+    compose_and_construct,
+    locate,
+    node_position,
+    yaml_error_message,
+)
 from missionctl.runbooks.loader import RunbookRegistry
 from missionctl.runbooks.schemas import RUNBOOK_ID_PATTERN, Runbook, Severity
 from missionctl.signals.events import stable_hash
@@ -105,7 +113,7 @@ def parse_detectors(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return [], [Problem(source, line, column, ROOT, _marked_message(exc))]
+        return [], [Problem(source, line, column, ROOT, yaml_error_message(exc))]
     except yaml.YAMLError as exc:
         return [], [Problem(source, 1, 1, ROOT, f"YAML syntax error: {exc}")]
     if root is None or not isinstance(root, MappingNode) or not isinstance(data, dict):
@@ -128,7 +136,7 @@ def parse_detectors(
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:
     loc: Loc = tuple(error["loc"])
     kind = error["type"]
-    line, column = _position(locate(root, loc, at_key=kind in ("extra_forbidden", "unknown_key")))
+    line, column = node_position(locate(root, loc, at_key=kind in ("extra_forbidden", "unknown_key")))
     if kind == "missing":
         message = "required field is missing"
     elif kind == "extra_forbidden":
@@ -145,7 +153,7 @@ class _Locator:
     source: str
 
     def problem(self, loc: Loc, message: str) -> Problem:
-        line, column = _position(locate(self.root, loc))
+        line, column = node_position(locate(self.root, loc))
         return Problem(self.source, line, column, ".".join(str(part) for part in loc), message)
 
 

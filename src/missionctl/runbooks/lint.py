@@ -149,7 +149,7 @@ def parse_text(text: str, source: str) -> ParsedFile:
     if root is None or data is None:
         return _failed(source, 1, 1, "file is empty; expected a runbook mapping")
     if not isinstance(root, MappingNode) or not isinstance(data, dict):
-        line, column = _position(root)
+        line, column = node_position(root)
         message = f"a runbook must be a mapping of keys to values, not {_kind(root)}"
         return _failed(source, line, column, message)
     return _validate(data, root, source, duplicates)
@@ -165,7 +165,7 @@ def compose_and_construct(text: str, source: str) -> tuple[Node | None, Any, lis
         root = loader.get_single_node()
         if root is None:
             return None, None, []
-        duplicates = list(_duplicate_keys(root, source))
+        duplicates = list(duplicate_keys(root, source))
         return root, loader.construct_document(root), duplicates
     finally:
         loader.dispose()
@@ -174,7 +174,7 @@ def compose_and_construct(text: str, source: str) -> tuple[Node | None, Any, lis
 def _validate(data: dict[Any, Any], root: Node, source: str, duplicates: list[Problem]) -> ParsedFile:
     declared = data.get("id")
     declared_id = declared if isinstance(declared, str) else None
-    id_line, id_column = _position(locate(root, ("id",)))
+    id_line, id_column = node_position(locate(root, ("id",)))
     problems = list(duplicates)
     runbook: Runbook | None = None
     try:
@@ -198,7 +198,7 @@ def _yaml_failure(exc: yaml.YAMLError, text: str, source: str) -> ParsedFile:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return _failed(source, line, column, _marked_message(exc))
+        return _failed(source, line, column, yaml_error_message(exc))
     if isinstance(exc, yaml.reader.ReaderError):
         before = text[: int(exc.position)]
         line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
@@ -207,7 +207,8 @@ def _yaml_failure(exc: yaml.YAMLError, text: str, source: str) -> ParsedFile:
     return _failed(source, 1, 1, f"YAML syntax error: {exc}")  # pragma: no cover
 
 
-def _marked_message(exc: yaml.MarkedYAMLError) -> str:
+def yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
+    """One line for a YAML error: syntax or construction, what went wrong, and where its context began."""
     kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
     if exc.context == "expected a single document in the stream":
         return f"{kind}: a runbook file holds one YAML document, found another one here"
@@ -218,7 +219,7 @@ def _marked_message(exc: yaml.MarkedYAMLError) -> str:
     return f"{kind}: {message}"
 
 
-def _duplicate_keys(root: Node, source: str) -> Iterator[Problem]:
+def duplicate_keys(root: Node, source: str) -> Iterator[Problem]:
     """Keys given twice in one mapping (PyYAML would silently keep the last), reported at the repeat."""
     seen_nodes: set[int] = set()
     stack: list[tuple[Node, str]] = [(root, "")]
@@ -240,7 +241,7 @@ def _mapping_duplicates(node: MappingNode, path: str, source: str) -> Iterator[P
         if not isinstance(key, ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
             continue
         name = _key_text(key)
-        line, column = _position(key)
+        line, column = node_position(key)
         identity = (key.tag, name)
         if identity in first_at:
             first_line, first_column = first_at[identity]
@@ -253,7 +254,7 @@ def _mapping_duplicates(node: MappingNode, path: str, source: str) -> Iterator[P
 def _validation_problem(error: ErrorDetails, root: Node, source: str) -> Problem:
     loc: Loc = tuple(error["loc"])
     node = locate(root, loc, at_key=error["type"] in ("extra_forbidden", "unknown_key"))
-    line, column = _position(node)
+    line, column = node_position(node)
     field_path = ".".join(str(part) for part in loc) or ROOT
     return Problem(source, line, column, field_path, _message(error, loc))
 
@@ -345,7 +346,8 @@ def _join(path: str, part: int | str) -> str:
     return f"{path}.{part}" if path else str(part)
 
 
-def _position(node: Node) -> tuple[int, int]:
+def node_position(node: Node) -> tuple[int, int]:
+    """Where a YAML node starts: (line, column), counted from 1."""
     mark = node.start_mark
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
