@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from missionctl.actions.builtin import ActionCall, load_builtins
+from missionctl.actions.models import ActionExecution
 from missionctl.auth.roles import Role
 from missionctl.catalog import loader as catalog_loader
 from missionctl.catalog import service as catalog
@@ -107,6 +108,28 @@ def test_malformed_deliveries_are_dead_letters_even_with_a_repeated_webhook_id(
         assert answer.status_code == 422
     assert count(with_catalog, DeadLetter) == 3  # refusals are not remembered: a fixed retry gets in
     assert count(with_catalog, InboundRequestId) == 0
+
+
+def test_malformed_events_ask_the_open_rb003_incident_for_its_automation_once(
+    with_catalog: AppContext, app_client: TestClient
+) -> None:
+    """RB-003 automates "adaptive backoff + dead letter queue routing" `when: {malformed_events: dead_letter}`."""
+    am = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    pd = new_key(with_catalog, IntegrationKind.PAGERDUTY, "payments-db")
+    assert app_client.post(AM, content=b"{not json", headers=bearer(am)).status_code == 422
+    assert count(with_catalog, ActionExecution) == 0  # no incident open yet: nothing to ask
+    assert app_client.post(PD, json=pd_event(pd)).status_code == 202  # the retry storm opens RB-003
+    assert app_client.post(AM, json=fixture("alertmanager_firing"), headers=bearer(am)).status_code == 202  # RB-002
+    for _ in range(3):
+        assert app_client.post(AM, content=b"{not json", headers=bearer(am)).status_code == 422
+    with with_catalog.read() as session:
+        letters = session.scalars(select(DeadLetter.id).order_by(DeadLetter.id)).all()
+        runs = session.scalars(select(ActionExecution)).all()
+        storm = session.scalars(select(Incident).where(Incident.runbook_id == "RB-003")).one()
+    assert [(r.incident_id, r.action, r.requested_by) for r in runs] == [
+        (storm.id, "webhooks.adaptive_backoff", "rule:RB-003/automation/0")
+    ]  # asked once, for RB-003 only (RB-002 names no such fact), not once per dead letter
+    assert runs[0].triggered_by == f"signal:dead_letter:{letters[1]}"  # the first bad event after it opened
 
 
 def test_bulk_dead_letter_replay_takes_a_seeded_sample(

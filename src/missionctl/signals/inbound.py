@@ -120,7 +120,8 @@ async def _body(request: Inbound, ingest: Ingest) -> bytes:
 
 async def _keep(ingest: Ingest, key: KeyInfo, source: str, error: MissionControlError, body: bytes) -> int | None:
     row = dead_letter_row(source=source, key=key, error=error, body=body, now=ingest.ctx.clock.now())
-    done = await ingest.committer.submit(Submission(dead_letter=row))
+    malformed_for = key.service_id if isinstance(error, PayloadError) else None  # not a routing gap: a bad event
+    done = await ingest.committer.submit(Submission(dead_letter=row, malformed_for=malformed_for))
     if done.error is not None:  # a refusal we could not keep must be retried, or the event would be lost
         raise _Refusal(_error(503, "unavailable", str(done.error), headers={"Retry-After": "1"}))
     return done.dead_letter_id

@@ -38,7 +38,7 @@ from missionctl.signals import alertmanager, grafana, pagerduty, requestids
 from missionctl.signals.events import SignalAction, SignalEvent
 from missionctl.signals.integrations import IntegrationKind
 from missionctl.signals.models import DeadLetter, Integration
-from missionctl.signals.pipeline import Applied, RoutedEvent, apply
+from missionctl.signals.pipeline import Applied, RoutedEvent, apply, malformed_events
 from missionctl.signals.routing import Decision, Route, RoutesFile, route
 
 log = logging.getLogger(__name__)
@@ -295,6 +295,7 @@ class Submission:
 
     routed: list[RoutedEvent] = field(default_factory=list)
     dead_letter: dict[str, Any] | None = None
+    malformed_for: str | None = None  # the dead letter is a malformed event from an integration of this service
     request: requestids.RequestKey | None = None  # (integration, webhook-id) when the sender gave one
     # Filled by the committer:
     incidents: list[int | None] = field(default_factory=list)  # per routed event
@@ -403,6 +404,11 @@ class GroupCommitter:
             if kept:
                 session.add_all([letter for _, letter in kept])
                 session.flush()
+                malformed: dict[str, list[int]] = {}
+                for item, letter in kept:
+                    if item.malformed_for is not None:
+                        malformed.setdefault(item.malformed_for, []).append(letter.id)
+                malformed_events(session, malformed, now=now)
         for item, letter in kept:
             item.dead_letter_id = letter.id
         for item in batch:

@@ -24,6 +24,8 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from missionctl.actions import automation
+from missionctl.actions.models import ActionExecution
 from missionctl.catalog import ownership
 from missionctl.errors import Conflict
 from missionctl.incidents import lifecycle
@@ -390,6 +392,34 @@ def _note_fired(
         alerts=_describe(shown, "fired"),
         opened=opened,
     )
+
+
+DEAD_LETTER_TRIGGER = "signal:dead_letter"
+
+
+def malformed_events(session: Session, letters: dict[str, list[int]], *, now: datetime) -> None:
+    """Malformed events from integrations of these services were just dead-lettered (service → dead letter ids).
+
+    That is the `malformed_events: dead_letter` fact runbook automation can name (RB-003: adaptive backoff and
+    dead-letter routing). Each open incident of the service is asked once: after that the dead letters are
+    on their list, and asking again per batch during a storm of bad events would only record refusals.
+    """
+    for service_id, ids in sorted(letters.items()):
+        query = select(Incident).where(Incident.service == service_id, Incident.status.in_(_OPEN))
+        for incident in session.scalars(query.order_by(Incident.id)).all():
+            asked = select(ActionExecution.id).where(
+                ActionExecution.incident_id == incident.id,
+                ActionExecution.triggered_by.startswith(DEAD_LETTER_TRIGGER),
+            )
+            if session.scalar(asked.limit(1)) is not None:
+                continue
+            facts = {
+                "malformed_events": "dead_letter",
+                "dead_letters": len(ids),
+                "signal": {"source": "dead_letter", "service": service_id},
+            }
+            triggered_by = f"{DEAD_LETTER_TRIGGER}:{ids[0]}"
+            automation.on_signal(session, incident=incident, facts=facts, triggered_by=triggered_by, now=now)
 
 
 def _acknowledge(session: Session, acked: list[_Alert], now: datetime, result: Applied) -> None:
