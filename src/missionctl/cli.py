@@ -121,6 +121,7 @@ def _serve_worker(settings: Settings, spec: processes.WorkerSpec, *, run_engine:
 
     from missionctl.actions import workers as action_workers
 
+    processes.die_with_supervisor()
     ctx = _context(settings)
     listener = socket.socket(fileno=spec.listen_fd)
     doorbell = processes.Doorbell(socket.socket(fileno=spec.doorbell_fd))

@@ -12,7 +12,8 @@ all of them.
   socket, so connections waiting on it are not lost, and starts a replacement on it.
 - A second server started on the same port by mistake must fail, not share it: the supervisor first claims
   the address with a name in the abstract Unix socket namespace, held by it and every worker it starts
-  (so orphaned workers still hold it), and a single-process server binds without `SO_REUSEPORT`.
+  (so orphaned workers still hold it), and a single-process server binds without `SO_REUSEPORT`. Workers
+  are sent SIGTERM when the supervisor dies (`die_with_supervisor`), so orphans do not linger.
 - Worker 0 runs the engine, the detectors, the action workers and the analyzer schedule, exactly as a
   single `serve` does. The other workers serve HTTP only. When one of them commits a transaction that
   queued engine jobs (a page to send, an incident opened by an alert) or an action, it rings a doorbell: a
@@ -27,6 +28,7 @@ all of them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -48,6 +50,8 @@ from missionctl.errors import MissionControlError
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client reads it when it is first imported
+SUPERVISOR_ENV = "MISSIONCTL_SUPERVISOR_PID"  # tells a worker whose death it must not outlive
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 BACKLOG = 2048  # uvicorn's default
 RESTART_DELAY = 1.0  # seconds before a dead worker is replaced
 MAX_RESTARTS = 5  # within RESTART_WINDOW: a worker that keeps dying stops the server rather than spinning
@@ -124,6 +128,20 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def die_with_supervisor() -> None:
+    """In a worker: be sent SIGTERM if the supervisor dies (a SIGKILLed supervisor would otherwise leave its
+    workers serving the port, and holding its claim, with nobody to stop or replace them). Linux only."""
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("cannot ask to die with the supervisor: %s", os.strerror(ctypes.get_errno()))
+        return
+    if os.getppid() != int(supervisor):  # it died before we asked: nobody will send the signal
+        sys.exit("the supervisor is gone")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -248,7 +266,7 @@ class Supervisor:
             self._worker_argv(spec),
             # The claim is inherited and simply kept open: while any worker lives, no new server takes the port.
             pass_fds=(listener.fileno(), bell.fileno(), self._claim.fileno()),
-            env=os.environ | {MULTIPROC_ENV: self.metrics_dir},
+            env=os.environ | {MULTIPROC_ENV: self.metrics_dir, SUPERVISOR_ENV: str(os.getpid())},
         )
         self._workers[index] = _Worker(index, process)
         log.info("worker %d started (pid %d)", index, process.pid)

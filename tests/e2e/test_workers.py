@@ -243,6 +243,17 @@ def test_a_second_server_on_the_same_port_is_refused(mc: MissionControlServer) -
     assert mc.admin.get("/healthz").status_code == 200  # the first server is unharmed
 
 
+def test_workers_stop_when_their_supervisor_is_killed(mc: MissionControlServer) -> None:
+    """Nobody is left to replace or stop them, and they hold the port: they ask the kernel to end them too."""
+    pids = wait_until("two workers", lambda: (found := workers(mc)) and len(found) == 2 and found, timeout=30)
+    assert mc._proc is not None
+    mc._proc.kill()
+    mc._proc.wait()
+    wait_until("both workers gone", lambda: not [pid for pid in pids if _alive(pid)], timeout=30, diagnostics=mc.logs)
+    with pytest.raises(httpx.ConnectError):  # and the port is free: nothing listens on it
+        httpx.get(f"{mc.url}/healthz", timeout=5)
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
