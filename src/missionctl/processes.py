@@ -92,15 +92,12 @@ def listen_sockets(host: str, port: int, count: int) -> tuple[socket.socket, lis
             port = sockets[0].getsockname()[1]  # port 0: the others join the port the first was given
         if not claim.getsockname():
             _claim(claim, host, port)
-    except OSError as exc:
+    except BaseException as exc:
         for sock in [claim, *sockets]:
             sock.close()
-        raise MissionControlError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}", code="address_in_use"
-        ) from exc
-    except BaseException:
-        for sock in [claim, *sockets]:
-            sock.close()
+        if isinstance(exc, OSError):
+            message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            raise MissionControlError(message, code="address_in_use") from exc
         raise
     for sock in [claim, *sockets]:
         sock.set_inheritable(True)
