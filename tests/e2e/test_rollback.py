@@ -57,6 +57,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[ReleasedService]:
     with ReleasedService(tmp_path, good={V1}) as service:
+        # Serving v1 before Mission Control starts probing it: an empty target fails readiness, and three
+        # failures (three seconds) before the test reports v1 would open RB-001 and freeze that deploy (409).
+        service.deploy(V1)
         yield service
 
 
@@ -118,8 +121,9 @@ def timeline(mc: MissionControlServer, incident_id: int) -> list[dict[str, Any]]
 def test_a_bad_release_is_rolled_back_to_the_last_healthy_artifact_and_recovers(
     mc: MissionControlServer, target: ReleasedService
 ) -> None:
-    # v1 goes out, passes its probes for the settle period: the last known healthy release.
-    target.deploy(V1)
+    # v1 (running since before Mission Control started) is reported, passes its probes for the settle period:
+    # the last known healthy release.
+    assert target.deployed == V1
     assert deploy(mc, "1.0.0", V1).status_code == 201
     healthy = wait_until("v1 to settle healthy", lambda: ledger(mc)["last_known_healthy"], diagnostics=mc.logs)
     assert (healthy["version"], healthy["verdict"]) == ("1.0.0", "healthy")
