@@ -10,7 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from missionctl.actions import automation
 from missionctl.actions.builtin import ActionCall, load_builtins
 from missionctl.actions.models import ActionExecution
 from missionctl.auth.roles import Role
@@ -19,6 +21,7 @@ from missionctl.catalog import service as catalog
 from missionctl.clock import FrozenClock
 from missionctl.context import AppContext
 from missionctl.engine.models import Job
+from missionctl.errors import InvalidInput
 from missionctl.incidents.models import Incident
 from missionctl.notifications.models import Notification
 from missionctl.signals import requestids
@@ -130,6 +133,23 @@ def test_malformed_events_ask_the_open_rb003_incident_for_its_automation_once(
         (storm.id, "webhooks.adaptive_backoff", "rule:RB-003/automation/0")
     ]  # asked once, for RB-003 only (RB-002 names no such fact), not once per dead letter
     assert runs[0].triggered_by == f"signal:dead_letter:{letters[1]}"  # the first bad event after it opened
+
+
+def test_a_refused_automation_request_does_not_cost_the_dead_letter(
+    with_catalog: AppContext, app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    am = new_key(with_catalog, IntegrationKind.ALERTMANAGER, "payments-db")
+    pd = new_key(with_catalog, IntegrationKind.PAGERDUTY, "payments-db")
+    assert app_client.post(PD, json=pd_event(pd)).status_code == 202  # RB-003 open
+
+    def refuse(session: Session, **_: object) -> list[ActionExecution]:
+        session.add(ActionExecution(action="half-written", requested_by="x", triggered_by="x"))  # undone with it
+        raise InvalidInput("automation params no longer validate", code="invalid_params")
+
+    monkeypatch.setattr(automation, "on_signal", refuse)
+    assert app_client.post(AM, content=b"{not json", headers=bearer(am)).status_code == 422
+    assert count(with_catalog, DeadLetter) == 1  # kept, and answered as a refusal, not a 503 to retry forever
+    assert count(with_catalog, ActionExecution) == 0
 
 
 def test_bulk_dead_letter_replay_takes_a_seeded_sample(

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from missionctl.actions import automation
 from missionctl.actions.models import ActionExecution
 from missionctl.catalog import ownership
-from missionctl.errors import Conflict
+from missionctl.errors import Conflict, MissionControlError
 from missionctl.incidents import lifecycle
 from missionctl.incidents import service as incidents
 from missionctl.incidents.lifecycle import OPEN_STATUSES
@@ -419,7 +419,11 @@ def malformed_events(session: Session, letters: dict[str, list[int]], *, now: da
                 "signal": {"source": "dead_letter", "service": service_id},
             }
             triggered_by = f"{DEAD_LETTER_TRIGGER}:{ids[0]}"
-            automation.on_signal(session, incident=incident, facts=facts, triggered_by=triggered_by, now=now)
+            try:  # a refused request must never cost the dead letters themselves (the sender would retry forever)
+                with session.begin_nested():
+                    automation.on_signal(session, incident=incident, facts=facts, triggered_by=triggered_by, now=now)
+            except MissionControlError as exc:
+                log.warning("incident %s: malformed events did not start its automation: %s", incident.id, exc)
 
 
 def _acknowledge(session: Session, acked: list[_Alert], now: datetime, result: Applied) -> None:
