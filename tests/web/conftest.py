@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from missionctl.app import create_app
 from missionctl.auth.roles import Role
 from missionctl.context import AppContext
+from missionctl.incidents import service as incidents
+from missionctl.runbooks.schemas import Severity
 from missionctl.settings import Settings
 from missionctl.web import service as accounts
 
@@ -66,3 +68,21 @@ def declare(client: TestClient, csrf: str, **fields: str) -> int:
     response = client.post("/incidents", data=form | {"csrf_token": csrf})
     assert response.status_code == 303, response.text
     return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def declare_directly(ctx: AppContext, service_id: str = "checkout") -> int:
+    """An RB-001 incident declared through the service, not the console (for work that must not go through the
+    test client, such as a change made from inside a running request). Its title is one the public status page
+    must never show."""
+    with ctx.write() as session:
+        incident = incidents.declare(
+            session,
+            runbook=ctx.runbooks.get("RB-001"),
+            service=service_id,
+            title="Checkout 500s after 2.3.1 (internal title)",
+            severity=Severity.SEV1,
+            commander="rita",
+            actor="rita",
+            now=ctx.clock.now(),
+        )
+        return incident.id

@@ -13,7 +13,7 @@ from missionctl.context import AppContext
 from missionctl.incidents import service
 from missionctl.settings import Settings
 from missionctl.web import live, queries
-from tests.web.conftest import declare
+from tests.web.conftest import declare, declare_directly
 
 
 def _events(body: str) -> list[tuple[str, str]]:
@@ -39,7 +39,7 @@ def test_the_version_moves_with_every_change(ctx: AppContext, web: TestClient, r
     assert len({before, after_step, after_message}) == 3
 
 
-def _change_after_hello(monkeypatch: pytest.MonkeyPatch, versions: str, change: Callable[[], None]) -> None:
+def _change_after_hello(monkeypatch: pytest.MonkeyPatch, versions: str, change: Callable[[], object]) -> None:
     """Make `change` right after the stream's first read of the version (the one its `hello` reports), so the
     change always falls inside the stream, however slowly the stream opens."""
     real = getattr(live, versions)
@@ -113,20 +113,7 @@ def test_the_list_version_moves_when_any_incident_changes(ctx: AppContext, web: 
 def test_the_list_stream_hears_a_new_incident(
     ctx: AppContext, web: TestClient, responder: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def declare_one() -> None:
-        with ctx.write() as session:
-            service.declare(
-                session,
-                runbook=ctx.runbooks.get("RB-001"),
-                service="checkout",
-                title="Checkout 500s",
-                severity=None,
-                commander="rita",
-                actor="rita",
-                now=ctx.clock.now(),
-            )
-
-    _change_after_hello(monkeypatch, "_list_version", declare_one)
+    _change_after_hello(monkeypatch, "_list_version", lambda: declare_directly(ctx))
     response = web.get("/events")
     assert [name for name, _ in _events(response.text)] == ["hello", "change"]
 

@@ -23,6 +23,7 @@ from missionctl.statuspage import links
 from missionctl.web import status
 from tests.engine.conftest import CATALOG, SECRET, load_catalog
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
+from tests.web.conftest import declare_directly
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PUBLIC = "http://status.example"
@@ -90,21 +91,6 @@ def post_update(ctx: AppContext, incident_id: int, message: str) -> None:
         service.post_update(session, incident_id=incident_id, message=message, actor="rita", now=ctx.clock.now())
 
 
-def declare(ctx: AppContext, service_id: str = "checkout") -> int:
-    with ctx.write() as session:
-        incident = service.declare(
-            session,
-            runbook=ctx.runbooks.get("RB-001"),
-            service=service_id,
-            title="Checkout 500s after 2.3.1 (internal title)",
-            severity=Severity.SEV1,
-            commander="rita",
-            actor="rita",
-            now=ctx.clock.now(),
-        )
-        return incident.id
-
-
 def test_subscribe_confirm_receive_and_unsubscribe(
     public_ctx: AppContext, visitor: TestClient, engine: Engine, smtp: SmtpReceiver, hooks: WebhookReceiver
 ) -> None:
@@ -129,7 +115,7 @@ def test_subscribe_confirm_receive_and_unsubscribe(
     assert visitor.post(path_of(ping.json()["confirm_url"])).status_code == 200  # a receiver can confirm by POST
 
     # A stakeholder update reaches both confirmed subscribers, in public words, with an unsubscribe link.
-    incident_id = declare(public_ctx)
+    incident_id = declare_directly(public_ctx)
     post_update(public_ctx, incident_id, "Rolling back to 2.3.0; checkout error rate 12%.")
     engine.run_until_idle()
     update_mail = smtp.wait_for(3)[-1]
