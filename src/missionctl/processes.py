@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
+from missionctl.engine.signal import parse_due
 from missionctl.errors import MissionControlError
 
 log = logging.getLogger(__name__)
@@ -178,21 +179,13 @@ class Doorbell:
                     log.exception("doorbell closed; other workers' pages now wait for the engine's poll")
                     return
                 if message.startswith(_JOBS):
-                    on_jobs(_earliest(message[len(_JOBS) :]))
+                    on_jobs(parse_due(message[len(_JOBS) :].decode(errors="replace")))
                 elif message == _ACTIONS:
                     on_actions()
 
         thread = threading.Thread(target=loop, name="doorbell", daemon=True)
         thread.start()
         return thread
-
-
-def _earliest(text: bytes) -> datetime | None:
-    """The due time a ring carries; anything unreadable still rings (the engine looks for itself)."""
-    try:
-        return datetime.fromisoformat(text.decode()) if text else None
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

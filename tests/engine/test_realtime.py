@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from missionctl.context import AppContext, build_context
+from missionctl.engine import jobs
 from missionctl.engine.jobs import Claimed
 from missionctl.engine.models import Job
+from missionctl.engine.runner import Engine
 from missionctl.engine.runtime import start_engine
 from missionctl.incidents import service as incidents
 from missionctl.notifications.models import Notification
@@ -20,6 +22,7 @@ from missionctl.notifications.service import DELIVER, Snapshot
 from missionctl.settings import Settings
 from tests.engine.conftest import CATALOG, SECRET, load_catalog
 from tests.support.receivers import WebhookReceiver
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -78,6 +81,37 @@ def test_postgresql_notify_wakes_an_engine_in_another_context(
         running.stop()
         api_ctx.dispose()
         engine_ctx.dispose()
+
+
+def test_a_commit_queueing_only_later_timers_wakes_the_engine_when_they_are_due_not_before(
+    settings: Settings, live_hooks: WebhookReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A declaration queues its page (handed over) and timers minutes away. A pass at the commit would find
+    # nothing due, only compete with the page being sent: the ring may bring the next pass forward, no more.
+    ctx = build_context(_settings(settings, engine_poll_seconds=60.0))
+    load_catalog(ctx, CATALOG.format(hooks=live_hooks.base_url), tmp_path)
+    passes: list[datetime] = []
+    run_due = Engine.run_due
+    monkeypatch.setattr(Engine, "run_due", lambda engine: (passes.append(ctx.clock.now()), run_due(engine))[1])
+    running = start_engine(ctx, worker_id="timers")
+    marked: list[datetime] = []
+    running.engine.handlers["test.marker"] = lambda session, *, payload, now: marked.append(now)
+    try:
+        wait_until("the engine's first pass", lambda: passes)  # then it sleeps for a minute unless rung
+        incident_id = _declare(ctx)
+        [page] = live_hooks.wait_for(1, timeout=10)
+        assert page.json()["incident"]["id"] == incident_id
+        # A job due in a moment: the ring carrying its due time must bring the next pass forward to it.
+        with ctx.write() as session:
+            due = ctx.clock.now() + timedelta(seconds=0.3)
+            jobs.enqueue(session, kind="test.marker", run_at=due, payload={}, now=ctx.clock.now())
+        [ran_at] = wait_until("the marker job", lambda: marked, timeout=30)
+        assert ran_at >= due
+        # One pass since the first: the one that ran the marker. None for the declaration, none too early.
+        assert len(passes) == 2, passes
+    finally:
+        running.stop()
+        ctx.dispose()
 
 
 def test_a_page_queued_next_to_a_running_engine_is_handed_to_it_without_a_claim(

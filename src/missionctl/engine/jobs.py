@@ -108,16 +108,19 @@ def write_pending(session: Session, *, handoff: Handoff | None = None) -> None:
             row.pop(_CARRIED, None)
         (direct if handed else rows).append(row)
     dialect = session.get_bind().dialect.name
+    due: datetime | None = None
     if rows:
         # The table, not the mapped class: the ORM's bulk-insert bookkeeping cost more than the insert (these
         # rows are never loaded as objects in this transaction).
         session.execute(_inserts(dialect)[0], rows)
-        note_due(session, min(r["run_at"] for r in rows))
+        due = min(row["run_at"] for row in rows)
+        note_due(session, due)
     if handoff is not None and direct:
         session.info[LEASED_KEY] = _write_leased(session, _inserts(dialect)[1], direct, handoff)
-    if rows and dialect == "postgresql":
-        # Delivered to listening engines only if and when this transaction commits.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+    if due is not None and dialect == "postgresql":
+        # Delivered to listening engines only if and when this transaction commits, with the earliest due time:
+        # an engine wakes for a pass only if that is sooner than it would look anyway.
+        session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": WAKE_CHANNEL, "due": due.isoformat()})
 
 
 @functools.cache

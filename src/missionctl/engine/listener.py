@@ -9,13 +9,14 @@ import psycopg
 from sqlalchemy import Engine as SqlEngine
 
 from missionctl.engine.jobs import WAKE_CHANNEL
-from missionctl.engine.signal import JobSignal
+from missionctl.engine.signal import JobSignal, parse_due
 
 log = logging.getLogger(__name__)
 
 
 class PgListener:
-    """A thread holding one connection that rings the engine's doorbell on every job notification."""
+    """A thread holding one connection that rings the engine's doorbell on every job notification, with the
+    earliest due time the notifying transaction queued."""
 
     def __init__(self, engine: SqlEngine, signal: JobSignal) -> None:
         url = engine.url.set(drivername="postgresql")
@@ -43,5 +44,5 @@ class PgListener:
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
             conn.execute(f"LISTEN {WAKE_CHANNEL}")
             while not self._stop.is_set():
-                for _ in conn.notifies(timeout=0.5):
-                    self._signal.ring()
+                for notice in conn.notifies(timeout=0.5):
+                    self._signal.ring(parse_due(notice.payload))

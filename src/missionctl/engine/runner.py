@@ -295,7 +295,27 @@ class Engine:
                 continue  # a limit was hit: more may be due now
             # Otherwise this pass took everything due. Work it queued rings the signal on commit, so waiting is
             # safe; another pass at once would only compete with the deliveries just started.
-            self.signal.wait(self._seconds_until_next_due())
+            self._sleep()
+
+    def _sleep(self) -> None:
+        """Wait until the next due job, or a ring that needs a pass sooner.
+
+        A committing declaration rings with its earliest new job: timers minutes away (its page was handed
+        over). A pass at once would find nothing due, yet take the write lock twice and hold the interpreter
+        while that page is being sent, so such a ring only brings the next pass forward.
+        """
+        deadline = time.monotonic() + self._seconds_until_next_due()
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            ring = self.signal.wait(remaining)
+            if ring is None or ring.due is None:
+                return  # the wait is over, or someone asked for a look now
+            due_in = (ring.due - self.ctx.clock.now()).total_seconds()
+            if due_in <= 0:
+                return
+            deadline = min(deadline, time.monotonic() + due_in)
 
     def _seconds_until_next_due(self) -> float:
         with self.ctx.read() as session:

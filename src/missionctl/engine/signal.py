@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import event
@@ -13,13 +14,34 @@ from missionctl.engine import jobs
 from missionctl.engine.jobs import EARLIEST_KEY
 
 
+@dataclass(frozen=True)
+class Ring:
+    """What woke a waiting engine: `due` is the earliest due time the rings noted, None for "look now"."""
+
+    due: datetime | None
+
+
+def parse_due(text: str) -> datetime | None:
+    """The due time a ring carries across processes; anything unreadable is a plain ring (look now)."""
+    try:
+        due = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return due if due is not None and due.tzinfo is not None else None
+
+
 class JobSignal:
-    """A doorbell with a note of the earliest new due time; engines wait on it instead of sleeping blind."""
+    """A doorbell with a note of the earliest new due time; engines wait on it instead of sleeping blind.
+
+    A ring that carries a due time says "work is queued for then"; a ring without one says "look now"
+    (capacity freed, another process's NOTIFY, stopping).
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._earliest: datetime | None = None
         self._rung = False
+        self._now = False
         self.forward: Callable[[datetime | None], None] | None = None  # the engine runs in another worker
         self.handoff: jobs.Handoff | None = None  # the engine runs in this process and takes due pages directly
 
@@ -28,17 +50,22 @@ class JobSignal:
             self.forward(earliest)
         with self._condition:
             self._rung = True
-            if earliest is not None and (self._earliest is None or earliest < self._earliest):
+            if earliest is None:
+                self._now = True
+            elif self._earliest is None or earliest < self._earliest:
                 self._earliest = earliest
             self._condition.notify_all()
 
-    def wait(self, timeout: float) -> datetime | None:
-        """Block until rung or `timeout` seconds pass; return (and clear) the earliest due time noted."""
+    def wait(self, timeout: float) -> Ring | None:
+        """Block until rung or `timeout` seconds pass; None if nobody rang, else what the rings said (cleared)."""
         with self._condition:
             if not self._rung:
                 self._condition.wait(timeout)
-            earliest, self._earliest, self._rung = self._earliest, None, False
-            return earliest
+            if not self._rung:
+                return None
+            ring = Ring(None if self._now else self._earliest)
+            self._earliest, self._rung, self._now = None, False, False
+            return ring
 
 
 def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
