@@ -120,6 +120,8 @@ def _serve_worker(settings: Settings, spec: processes.WorkerSpec, *, run_engine:
     import socket
 
     from missionctl.actions import workers as action_workers
+    from missionctl.engine.signal import Relay
+    from missionctl.notifications.service import DELIVER
 
     processes.die_with_supervisor()
     ctx = _context(settings)
@@ -127,10 +129,14 @@ def _serve_worker(settings: Settings, spec: processes.WorkerSpec, *, run_engine:
     doorbell = processes.Doorbell(socket.socket(fileno=spec.doorbell_fd))
     running = None
     if spec.index == 0 and run_engine:
-        running = start_engine(ctx)
-        doorbell.answer(ctx.job_signal.ring, lambda: action_workers.wake(ctx))
+        running = start_engine(ctx, worker_id=spec.engine_id)
+        doorbell.answer(ctx.job_signal.ring, lambda: action_workers.wake(ctx), running.engine.take)
     else:
         ctx.job_signal.forward = doorbell.ring_jobs
+        if run_engine:  # pages queued here go to worker 0's engine over the doorbell, already leased to it
+            lease = settings.engine_lease_seconds
+            relay = Relay(ctx, me=spec.engine_id, kinds=frozenset({DELIVER}), lease_seconds=lease, send=doorbell.relay)
+            ctx.job_signal.handoff = relay
         action_workers.forward_wakes(doorbell.ring_actions)
     try:
         _run_uvicorn(ctx, settings, sockets=[listener])

@@ -32,6 +32,7 @@ import ctypes
 import errno
 import logging
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -40,11 +41,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
+from missionctl.engine.jobs import Claimed
 from missionctl.engine.signal import parse_due
 from missionctl.errors import MissionControlError
 
@@ -62,22 +65,24 @@ STOP_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker process is told on its command line: its index and the descriptors it inherits."""
+    """What a worker process is told on its command line: its index, the descriptors it inherits, and the name
+    of worker 0's engine (in leases), the same for every worker and every replacement of worker 0."""
 
     index: int
     listen_fd: int
     doorbell_fd: int
+    engine_id: str
 
     def render(self) -> str:
-        return f"{self.index}:{self.listen_fd}:{self.doorbell_fd}"
+        return f"{self.index}:{self.listen_fd}:{self.doorbell_fd}:{self.engine_id}"
 
     @classmethod
     def parse(cls, text: str) -> WorkerSpec:
         try:
-            index, listen_fd, doorbell_fd = (int(part) for part in text.split(":"))
+            index, listen_fd, doorbell_fd, engine_id = text.split(":", 3)
+            return cls(int(index), int(listen_fd), int(doorbell_fd), engine_id)
         except ValueError:
-            raise ValueError(f"--worker-spec must be INDEX:LISTEN_FD:DOORBELL_FD, got {text!r}") from None
-        return cls(index, listen_fd, doorbell_fd)
+            raise ValueError(f"--worker-spec must be INDEX:LISTEN_FD:DOORBELL_FD:ENGINE_ID, got {text!r}") from None
 
 
 def listen_sockets(host: str, port: int, count: int) -> tuple[socket.socket, list[socket.socket]]:
@@ -148,10 +153,14 @@ def die_with_supervisor() -> None:
 
 _JOBS = b"J"
 _ACTIONS = b"A"
+_PAGE = b"P"
+# A relayed page travels as a pickle: the socket pair is unnamed, made by the supervisor and inherited only by
+# its workers, so nothing else can write to it. A larger page (a huge body) rings instead of travelling.
+MAX_MESSAGE = 60_000
 
 
 class Doorbell:
-    """One end of a datagram socket pair: the other workers ring, worker 0 answers."""
+    """One end of a datagram socket pair: the other workers ring (or relay a page), worker 0 answers."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -162,26 +171,54 @@ class Doorbell:
     def ring_actions(self) -> None:
         self._send(_ACTIONS)
 
-    def _send(self, message: bytes) -> None:
+    def relay(self, job: Claimed) -> bool:
+        """Pass a page leased to the engine's worker on to it; False if it could not go."""
+        message = _PAGE + pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        return len(message) <= MAX_MESSAGE and self._send(message)
+
+    def _send(self, message: bytes) -> bool:
         # Never blocks a committing request: if worker 0 is behind (or restarting), the buffer is full and the
         # engine's own poll finds the work a moment later.
-        with contextlib.suppress(BlockingIOError, InterruptedError, ConnectionRefusedError):
+        try:
             self.sock.send(message, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+            return False
+        return True
 
-    def answer(self, on_jobs: Callable[[datetime | None], None], on_actions: Callable[[], None]) -> threading.Thread:
-        """Worker 0: a daemon thread that turns rings into local wake-ups, for as long as the process lives."""
+    def answer(
+        self,
+        on_jobs: Callable[[datetime | None], None],
+        on_actions: Callable[[], None],
+        on_pages: Callable[[list[Claimed]], None],
+    ) -> threading.Thread:
+        """Worker 0: a daemon thread that turns rings into local wake-ups and relayed pages into deliveries, for as
+        long as the process lives."""
 
         def loop() -> None:
             while True:
                 try:
-                    message = self.sock.recv(256)
+                    messages = [self.sock.recv(MAX_MESSAGE)]
+                    if not messages[0]:  # nobody sends an empty datagram: the socket was shut down
+                        return
+                    with contextlib.suppress(BlockingIOError, InterruptedError):
+                        while len(messages) < 100:
+                            messages.append(self.sock.recv(MAX_MESSAGE, socket.MSG_DONTWAIT))
                 except OSError:
                     log.exception("doorbell closed; other workers' pages now wait for the engine's poll")
                     return
-                if message.startswith(_JOBS):
-                    on_jobs(parse_due(message[len(_JOBS) :].decode(errors="replace")))
-                elif message == _ACTIONS:
-                    on_actions()
+                pages: list[Claimed] = []
+                for message in messages:
+                    if message.startswith(_JOBS):
+                        on_jobs(parse_due(message[len(_JOBS) :].decode(errors="replace")))
+                    elif message == _ACTIONS:
+                        on_actions()
+                    elif message.startswith(_PAGE):
+                        pages.append(pickle.loads(message[len(_PAGE) :]))  # noqa: S301 (see MAX_MESSAGE)
+                if pages:
+                    try:
+                        on_pages(pages)
+                    except Exception:  # e.g. the engine stopping: their leases run out and a pass takes them
+                        log.exception("relayed pages could not be taken; they go when their lease runs out")
 
         thread = threading.Thread(target=loop, name="doorbell", daemon=True)
         thread.start()
@@ -219,6 +256,8 @@ class Supervisor:
             end.set_inheritable(True)
         self._claim: socket.socket | None = None
         self._listeners: list[socket.socket] = []
+        # Pages the other workers relay are leased to this name, so a replaced worker 0 takes those still queued.
+        self._engine_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.metrics_dir = tempfile.mkdtemp(prefix="missionctl-metrics-")
 
     def run(self) -> int:
@@ -251,7 +290,7 @@ class Supervisor:
         assert self._claim is not None
         bell = self._bell_in if index == 0 else self._bell_out
         listener = self._listeners[index]
-        spec = WorkerSpec(index, listener.fileno(), bell.fileno())
+        spec = WorkerSpec(index, listener.fileno(), bell.fileno(), self._engine_id)
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
             self._worker_argv(spec),
             # The claim is inherited and simply kept open: while any worker lives, no new server takes the port.

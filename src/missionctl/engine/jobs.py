@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Insert, Table, text
+from sqlalchemy import Insert, Table, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -47,8 +47,9 @@ class Claimed:
 
 
 class Handoff(Protocol):
-    """An engine running in this process that takes due jobs of `kinds` straight from the committing
-    transaction, instead of finding them on its next pass (a page leaves without waiting for a claim)."""
+    """An engine that takes due jobs of `kinds` straight from the committing transaction, written already
+    leased to it (`me`), instead of finding them on its next pass (a page leaves without waiting for a claim):
+    the engine running in this process, or (`signal.Relay`) the one in another worker of this server."""
 
     me: str
     kinds: frozenset[str]
@@ -143,3 +144,12 @@ def _write_leased(session: Session, insert: Insert, rows: list[dict[str, Any]], 
             carried = carry() if carry is not None else None
             leased.append(Claimed(job_id, row["kind"], row["payload"], 1, until, row["dedup_key"], carried))
     return leased
+
+
+def release(session: Session, handed: list[Claimed], *, holder: str) -> None:
+    """Undo the lease of jobs written leased to `holder` that never reached it: any pass may take them now."""
+    session.execute(
+        update(_JOBS)
+        .where(_JOBS.c.id.in_([job.id for job in handed]), _JOBS.c.locked_by == holder)
+        .values(locked_by=None, locked_until=None, attempts=_JOBS.c.attempts - 1)
+    )

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from missionctl.engine import jobs
 from missionctl.engine.jobs import EARLIEST_KEY
+
+if TYPE_CHECKING:
+    from missionctl.context import AppContext
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,43 @@ class JobSignal:
             ring = Ring(None if self._now else self._earliest)
             self._earliest, self._rung, self._now = None, False, False
             return ring
+
+
+class Relay:
+    """The handoff in a worker without the engine: due pages written here, leased to the engine in worker 0
+    (`me`), travel to it with what they carry (`send`), so they leave without a pass, a claim or a read back.
+
+    A page that cannot travel (the doorbell's buffer full, a page too large) has its lease undone on a thread of
+    its own, once this transaction's write lock is free, and rings: the engine's next pass finds it. If worker 0
+    dies holding relayed pages, their leases run out and a pass takes them, as for its own.
+    """
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        me: str,
+        kinds: frozenset[str],
+        lease_seconds: float,
+        send: Callable[[jobs.Claimed], bool],
+    ) -> None:
+        self.me, self.kinds, self.lease_seconds = me, kinds, lease_seconds
+        self._ctx = ctx
+        self._send = send
+        self._releasing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="missionctl-relay")
+
+    def take(self, leased: list[jobs.Claimed]) -> None:
+        stuck = [job for job in leased if not self._send(job)]
+        if stuck:
+            self._releasing.submit(self._release, stuck)
+
+    def _release(self, stuck: list[jobs.Claimed]) -> None:
+        try:
+            with self._ctx.write() as session:
+                jobs.release(session, stuck, holder=self.me)
+        except Exception:  # the leases run out instead: the pages go late, never lost
+            log.exception("could not undo the lease of %d page(s) the doorbell refused", len(stuck))
+        self._ctx.job_signal.ring()
 
 
 def install(factory: sessionmaker[Session], signal: JobSignal) -> None:
