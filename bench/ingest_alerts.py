@@ -15,6 +15,9 @@
    Webhooks receiver in this process; idle, then while wrk loads ingestion at about half the measured
    single-alert rate (Lua `delay()` paces it). Baseline: Alertmanager (group_wait 0s) delivering a new
    alert group to its webhook receiver in this process, measured the same way under the same loads.
+   The samples share one keep-alive connection, so with `--workers` one worker (the kernel's pick) takes
+   them all: worker 0 hands its pages to its own engine, the others relay theirs to it (see
+   `engine/signal.py`); both paths are timed the same, so a run measures either.
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ all of them.
   are sent SIGTERM when the supervisor dies (`die_with_supervisor`), so orphans do not linger.
 - Worker 0 runs the engine, the detectors, the action workers and the analyzer schedule, exactly as a
   single `serve` does. The other workers serve HTTP only. When one of them commits a transaction that
-  queued engine jobs (a page to send, an incident opened by an alert) or an action, it rings a doorbell: a
-  datagram on a local socket pair that worker 0 listens on, so the page goes out at once rather than at
-  the engine's next poll.
+  queued engine jobs (an incident opened by an alert and its timers) or an action, it rings a doorbell: a
+  datagram on a local socket pair that worker 0 listens on. A page due at once is written leased to worker
+  0's engine and travels over the same socket (`engine/signal.Relay`), so it goes out at once, with no pass
+  and no claim, rather than at the engine's next poll.
 - On SQLite, every process queues for the database's one writer on a file lock (see `context.py`), which
   wakes the next writer the moment the lock is free; SQLite's own busy handler sleeps in growing steps.
 - `/metrics` aggregates every worker (prometheus-client's multiprocess mode, in a directory the supervisor
