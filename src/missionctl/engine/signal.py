@@ -100,9 +100,16 @@ class Relay:
         self._releasing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="missionctl-relay")
 
     def take(self, leased: list[jobs.Claimed]) -> None:
-        stuck = [job for job in leased if not self._send(job)]
+        stuck = [job for job in leased if not self._sent(job)]
         if stuck:
             self._releasing.submit(self._release, stuck)
+
+    def _sent(self, job: jobs.Claimed) -> bool:
+        try:
+            return self._send(job)
+        except Exception:  # runs after the commit: the request that queued the page has succeeded
+            log.exception("could not relay job %s to the engine's worker", job.id)
+            return False
 
     def _release(self, stuck: list[jobs.Claimed]) -> None:
         try:
