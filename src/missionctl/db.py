@@ -7,12 +7,13 @@ half-way with "database is locked". PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pydantic_core
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Executable, MetaData, Table, create_engine, event, insert, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -137,3 +138,19 @@ def transaction_set(session: Session, key: str) -> set[Any]:
     if mine is None or mine[0] is not transaction:
         mine = session.info[key] = (transaction, set())
     return mine[1]
+
+
+@functools.cache
+def inserting(model: type[Base]) -> Executable:
+    """`INSERT ... RETURNING` every column of `model`'s table, loaded as `model` objects (persistent, in the
+    session), built once per model: building it again on every call cost SQLAlchemy a new cache key for each
+    execution. Execute with `session.scalars(inserting(M), rows)`; several rows go in one multi-row statement
+    and come back in no promised order (asking for the parameters' order made SQLite insert row by row), so
+    tell them apart by a column.
+
+    For rows written on hot paths (a declaration from an alert): the unit of work inserts an added object at the
+    next flush with much bookkeeping, and even an ORM bulk INSERT cost half as much again per row (620 against
+    413 Python calls for five checklist steps).
+    """
+    table = cast(Table, model.__table__)
+    return select(model).from_statement(insert(table).returning(*table.columns))

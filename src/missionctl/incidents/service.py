@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Select, Table, select
-from sqlalchemy import insert as insert_
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from missionctl.actions import automation
-from missionctl.db import Base
+from missionctl.db import inserting
 from missionctl.errors import Conflict, NotFound
 from missionctl.escalation import reminders
 from missionctl.escalation import service as escalation
@@ -84,9 +82,9 @@ def declare(
         "next_update_due_at": lifecycle.next_update_due(now, cadence),
     }
     # Inserted as it is, not through the unit of work: the incident and what it owns go in one statement per
-    # table (ORM bulk INSERT ... RETURNING), each coming back loaded. A new incident owns nothing else yet;
+    # table (INSERT ... RETURNING), each coming back loaded. A new incident owns nothing else yet;
     # saying so spares a lazy load per collection when it is read.
-    incident: Incident = session.scalars(_inserting(Incident), [opened]).one()
+    incident: Incident = session.scalars(inserting(Incident), [opened]).one()
     for empty in ("updates", "action_items", "messages"):
         set_committed_value(incident, empty, [])
     steps = [
@@ -120,27 +118,17 @@ def _event(now: datetime, actor: str, kind: str, summary: str, **data: Any) -> d
     return {"at": now, "actor": actor, "kind": kind, "summary": summary, "data": data}
 
 
-@functools.cache
-def _inserting(model: type[Base]) -> Executable:
-    """`INSERT ... RETURNING` the table's columns, loaded as the mapped class (`from_statement`), built once:
-    building it again on every call cost SQLAlchemy a new cache key for each execution. (An ORM bulk INSERT
-    loads the same objects, but its per-row bookkeeping cost half as much again: 620 against 413 Python calls
-    for five checklist steps.)"""
-    table = cast(Table, model.__table__)
-    return select(model).from_statement(insert_(table).returning(*table.columns, sort_by_parameter_order=True))
-
-
 def _insert_owned(
     session: Session, incident: Incident, model: type[Owned], rows: list[dict[str, Any]], key: str
 ) -> list[Owned]:
-    """Insert rows a stored incident owns in one statement (an ORM bulk INSERT ... RETURNING: the objects
-    come back loaded and in the session), in the order of `rows`; `key` tells them apart.
+    """Insert rows a stored incident owns in one statement (`db.inserting`: the objects come back loaded and in
+    the session), in the order of `rows`; `key` tells them apart.
 
     The unit of work would insert them one statement each through the incident's cascade: for a declaration
     from an alert that was more than a quarter of its whole transaction.
     """
     values = [{**row, "incident_id": incident.id} for row in rows]
-    inserted = {getattr(item, key): item for item in session.scalars(_inserting(model), values)}
+    inserted = {getattr(item, key): item for item in session.scalars(inserting(model), values)}
     return [inserted[row[key]] for row in rows]
 
 
