@@ -7,13 +7,12 @@ import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 from missionctl.db import transaction_set
 from missionctl.engine import jobs
@@ -78,8 +77,8 @@ class Outgoing:
 def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: datetime) -> Notification | None:
     """Write the notification and its delivery job in the caller's transaction; a known key is a no-op.
 
-    One statement for both (an ORM bulk INSERT ... ON CONFLICT DO NOTHING RETURNING: the row comes back loaded,
-    or nothing does when the key is known), not a lookup and then an insert through the unit of work.
+    One statement for both (INSERT ... ON CONFLICT DO NOTHING RETURNING: the row comes back loaded, or nothing
+    does when the key is known), not a lookup and then an insert through the unit of work.
     """
     values = {
         "incident_id": outgoing.incident_id,
@@ -117,10 +116,13 @@ def queue(session: Session, *, outgoing: Outgoing, due_at: datetime, now: dateti
 
 
 @functools.cache
-def _queueing(dialect: str) -> ReturningInsert[Any]:
-    """`queue`'s insert, built once per dialect (built anew it costs SQLAlchemy a new cache key every time)."""
+def _queueing(dialect: str) -> Executable:
+    """`queue`'s insert, built once per dialect (built anew it costs SQLAlchemy a new cache key every time), and
+    loaded as a `Notification` like `db.inserting` does."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification)
+    table = cast(Table, Notification.__table__)
+    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(*table.columns)
+    return select(Notification).from_statement(statement)
 
 
 def for_incident(session: Session, *, incident_id: int, purpose: Purpose | None = None) -> list[Notification]:
