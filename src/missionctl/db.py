@@ -90,7 +90,10 @@ def _sqlite_engine(database_url: str, *, busy_timeout_ms: int, echo: bool) -> En
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: every commit is synced to disk before it returns, so an alert answered 202 (or a page queued)
+        # survives a power cut or a kernel crash too; NORMAL would only survive the process dying. Group commit
+        # pays one sync per batch (measured with `--workers 2`: single-alert 0.55x -> 0.45x of Alertmanager).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
