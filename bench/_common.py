@@ -37,7 +37,10 @@ def database(kind: str) -> Iterator[str]:
         return
     from tests.support.postgres import PostgresServer
 
-    with PostgresServer(settings={"max_connections": "200", "shared_buffers": "256MB"}) as server:
+    # Durable, as a deployment runs it (the test server turns fsync and synchronous commit off for speed): the
+    # figures are for storage that keeps what it acknowledged, like SQLite's `synchronous=FULL`.
+    durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    with PostgresServer(settings={"max_connections": "200", "shared_buffers": "256MB", **durable}) as server:
         server.create_database("bench")
         yield server.url("bench")
 
