@@ -13,6 +13,7 @@ from missionctl.db import inserting
 from missionctl.incidents.models import Incident, TimelineEvent
 
 SYSTEM_ACTOR = "missionctl"
+_INSERT = insert(cast(Table, TimelineEvent.__table__))  # a row of its own, not an object in the session
 
 
 def record_event(incident: Incident, now: datetime, actor: str, kind: str, summary: str, **data: Any) -> None:
@@ -50,6 +51,3 @@ def note(
         session.execute(_INSERT, [row])
     else:
         record_event(incident, now, actor, kind, summary, **data)
-
-
-_INSERT = insert(cast(Table, TimelineEvent.__table__))
